@@ -1,0 +1,1 @@
+"""Database access: connection URL resolution, the embedded cluster, migrations, capabilities."""

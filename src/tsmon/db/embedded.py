@@ -1,0 +1,261 @@
+"""The embedded database: a local PostgreSQL + TimescaleDB cluster that tsmon creates, starts and stops."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tsmon.errors import EmbeddedDatabaseError
+
+DB_NAME = "tsmon"
+DB_USER = "tsmon"
+# Unix socket paths are limited to ~107 bytes; leave room for "/.s.PGSQL.NNNNN".
+_MAX_SOCKET_DIR = 80
+
+BASE_CONF = {
+    "listen_addresses": "'127.0.0.1'",
+    "shared_preload_libraries": "'timescaledb'",
+    "timescaledb.telemetry_level": "off",
+    "max_connections": "100",
+    "shared_buffers": "'256MB'",
+    "log_min_messages": "warning",
+}
+
+
+def find_pg_bindir(configured: Path | None = None) -> Path:
+    """Directory holding initdb/pg_ctl/postgres: the configured one, else the newest Debian-layout install."""
+    if configured is not None:
+        candidates = [configured]
+    else:
+        root = Path("/usr/lib/postgresql")
+        versions = sorted((p for p in root.glob("*") if p.name.isdigit()), key=lambda p: int(p.name))
+        candidates = [v / "bin" for v in reversed(versions)]
+        pg_config = shutil.which("pg_config")
+        if pg_config:
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
+            candidates.append(Path(out.stdout.strip()))
+    for bindir in candidates:
+        if (bindir / "postgres").exists() and (bindir / "initdb").exists():
+            return bindir
+    raise EmbeddedDatabaseError(
+        "no PostgreSQL server binaries found (looked in /usr/lib/postgresql/*/bin and pg_config --bindir); "
+        "run scripts/provision-db or set TSMON_PG_BINDIR"
+    )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _reachable_by_others(path: Path) -> bool:
+    """True when every existing ancestor lets 'other' users traverse it (the server's OS user needs that)."""
+    for p in [path, *path.parents]:
+        if p.exists():
+            if not os.stat(p).st_mode & 0o001:
+                return False
+    return True
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    """What `tsmon db` remembers about the cluster between invocations (stored as JSON in TSMON_HOME)."""
+
+    datadir: str
+    socketdir: str
+    port: int
+    password: str
+
+
+class EmbeddedCluster:
+    """A PostgreSQL cluster under ``home``, with timescaledb preloaded, owned by an unprivileged user."""
+
+    def __init__(
+        self,
+        home: Path,
+        bindir: Path | None = None,
+        os_user: str = "postgres",
+        extra_conf: dict[str, str] | None = None,
+    ) -> None:
+        self.home = home.absolute()
+        self.bindir = find_pg_bindir(bindir)
+        self.extra_conf = extra_conf or {}
+        self._run_as: str | None = None
+        if os.geteuid() == 0:
+            try:
+                pwd.getpwnam(os_user)
+            except KeyError as exc:
+                raise EmbeddedDatabaseError(
+                    f"running as root, but OS user {os_user!r} (TSMON_DB_OS_USER) does not exist; "
+                    "PostgreSQL refuses to run as root"
+                ) from exc
+            self._run_as = os_user
+
+    # -- paths and state -----------------------------------------------------------------------
+    @property
+    def state_file(self) -> Path:
+        return self.home / "db.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "log" / "postgresql.log"
+
+    def state(self) -> ClusterState | None:
+        if not self.state_file.exists():
+            return None
+        return ClusterState(**json.loads(self.state_file.read_text()))
+
+    def _write_state(self, state: ClusterState) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.touch(mode=0o600)
+        tmp.write_text(json.dumps(state.__dict__, indent=2))
+        tmp.replace(self.state_file)
+
+    def _choose_dirs(self) -> tuple[Path, Path]:
+        digest = hashlib.sha256(str(self.home).encode()).hexdigest()[:12]
+        datadir = self.home / "pgdata"
+        if self._run_as and not _reachable_by_others(self.home.parent):
+            # e.g. a clone under /root: the server's user cannot reach it, so keep the data elsewhere.
+            datadir = Path("/var/lib/tsmon") / digest / "pgdata"
+        socketdir = self.home / "run"
+        if len(str(socketdir)) > _MAX_SOCKET_DIR or (self._run_as and not _reachable_by_others(self.home)):
+            socketdir = Path(tempfile.gettempdir()) / f"tsmon-{digest}"
+        return datadir, socketdir
+
+    # -- process helpers -----------------------------------------------------------------------
+    def _chown(self, *paths: Path) -> None:
+        if self._run_as:
+            for p in paths:
+                shutil.chown(p, user=self._run_as, group=self._run_as)
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            list(args), capture_output=True, text=True, check=False, user=self._run_as, cwd="/"
+        )
+        if check and proc.returncode != 0:
+            raise EmbeddedDatabaseError(f"{Path(args[0]).name} failed: {(proc.stderr or proc.stdout).strip()}")
+        return proc
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def initialized(self) -> bool:
+        state = self.state()
+        return state is not None and (Path(state.datadir) / "PG_VERSION").exists()
+
+    def init(self) -> ClusterState:
+        """Create the cluster (initdb) once; later calls return the existing state."""
+        if self.initialized():
+            state = self.state()
+            assert state is not None
+            return state
+        datadir, socketdir = self._choose_dirs()
+        for d in (self.home, self.log_file.parent, datadir.parent, socketdir):
+            d.mkdir(parents=True, exist_ok=True)
+        if datadir.exists():
+            shutil.rmtree(datadir)  # a half-made cluster from an interrupted init
+        self._chown(self.log_file.parent, datadir.parent, socketdir)
+        password = secrets.token_urlsafe(24)
+        with tempfile.NamedTemporaryFile("w", dir=datadir.parent, delete=False) as pwfile:
+            pwfile.write(password + "\n")
+        self._chown(Path(pwfile.name))
+        try:
+            self._run(
+                str(self.bindir / "initdb"), "-D", str(datadir), "-U", DB_USER, f"--pwfile={pwfile.name}",
+                "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8",
+            )
+        finally:
+            Path(pwfile.name).unlink(missing_ok=True)
+        state = ClusterState(str(datadir), str(socketdir), free_port(), password)
+        self._write_conf(state)
+        self._write_state(state)
+        return state
+
+    def _write_conf(self, state: ClusterState) -> None:
+        conf = {**BASE_CONF, "port": str(state.port), "unix_socket_directories": f"'{state.socketdir}'"}
+        conf.update(self.extra_conf)
+        body = "# written by tsmon; edits are overwritten on start\n"
+        body += "".join(f"{k} = {v}\n" for k, v in conf.items())
+        datadir = Path(state.datadir)
+        (datadir / "tsmon.conf").write_text(body)
+        self._chown(datadir / "tsmon.conf")
+        main_conf = datadir / "postgresql.conf"
+        text = main_conf.read_text()
+        if "include_if_exists = 'tsmon.conf'" not in text:
+            main_conf.write_text(text + "\ninclude_if_exists = 'tsmon.conf'\n")
+
+    def running(self) -> bool:
+        state = self.state()
+        if state is None or not Path(state.datadir).exists():
+            return False
+        return self._run(str(self.bindir / "pg_ctl"), "status", "-D", state.datadir, check=False).returncode == 0
+
+    def start(self) -> ClusterState:
+        """Initialise if needed and start the server; a no-op when it already runs."""
+        state = self.init()
+        if self.running():
+            return state
+        if _port_in_use(state.port):
+            state = ClusterState(state.datadir, state.socketdir, free_port(), state.password)
+            self._write_state(state)
+        Path(state.socketdir).mkdir(parents=True, exist_ok=True)
+        self._chown(Path(state.socketdir))
+        self._write_conf(state)
+        proc = self._run(
+            str(self.bindir / "pg_ctl"), "start", "-w", "-t", "60", "-D", state.datadir,
+            "-l", str(self.log_file), check=False,
+        )
+        if proc.returncode != 0:
+            tail = self.log_file.read_text().splitlines()[-15:] if self.log_file.exists() else []
+            raise EmbeddedDatabaseError(
+                "the embedded PostgreSQL did not start:\n" + "\n".join(tail or [proc.stderr.strip()])
+            )
+        self._ensure_database(state)
+        return state
+
+    def _ensure_database(self, state: ClusterState) -> None:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.url(state, dbname="postgres"), autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
+
+    def stop(self) -> bool:
+        """Stop the server; returns False when it was not running."""
+        state = self.state()
+        if state is None or not self.running():
+            return False
+        self._run(str(self.bindir / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", state.datadir)
+        return True
+
+    def destroy(self) -> None:
+        """Stop the server and delete its data (tests' throwaway clusters)."""
+        state = self.state()
+        self.stop()
+        if state is not None:
+            shutil.rmtree(state.datadir, ignore_errors=True)
+            shutil.rmtree(state.socketdir, ignore_errors=True)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def url(self, state: ClusterState | None = None, dbname: str = DB_NAME) -> str:
+        state = state or self.state()
+        if state is None:
+            raise EmbeddedDatabaseError("the embedded cluster is not initialised; run `tsmon db start`")
+        return f"postgresql://{DB_USER}:{state.password}@127.0.0.1:{state.port}/{dbname}"

@@ -1,0 +1,68 @@
+"""Columnar sample batches, canonical label sets and timestamp conversion shared by every format."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def canonical_labels(labels: dict[str, str]) -> str:
+    """The one text form of a label set: sorted keys, compact JSON. Used as the series cache key."""
+    return json.dumps(labels, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def datetime_to_us(dt: datetime) -> int:
+    """Microseconds since the Unix epoch; naive datetimes are taken as UTC."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    delta = dt - UNIX_EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def us_to_datetime(us: int) -> datetime:
+    return datetime.fromtimestamp(us // 1_000_000, tz=UTC).replace(microsecond=us % 1_000_000)
+
+
+def guess_epoch_to_us(number: float) -> int:
+    """Epoch number of unknown unit to microseconds (InfluxDB 3's precision=auto rule)."""
+    magnitude = abs(number)
+    if magnitude < 5e9:
+        return round(number * 1_000_000)
+    if magnitude < 5e12:
+        return round(number * 1_000)
+    if magnitude < 5e15:
+        return round(number)
+    return round(number / 1_000)
+
+
+@dataclass
+class Rejection:
+    """Why one input item (a line, or a series) was not stored."""
+
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+@dataclass
+class SampleBatch:
+    """Samples as parallel columns: metric, canonical labels JSON, time (µs since Unix epoch), value."""
+
+    metrics: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    times_us: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+
+    def append(self, metric: str, labels: str, time_us: int, value: float) -> None:
+        self.metrics.append(metric)
+        self.labels.append(labels)
+        self.times_us.append(time_us)
+        self.values.append(value)
+
+    def __len__(self) -> int:
+        return len(self.values)

@@ -1,0 +1,37 @@
+"""The one Settings object: every TSMON_* environment variable, with its default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration read from the environment (prefix ``TSMON_``) and an optional ``.env`` file."""
+
+    model_config = SettingsConfigDict(env_prefix="TSMON_", env_file=".env", extra="ignore")
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL of a TimescaleDB database; unset means the embedded local cluster.",
+    )
+    home: Path = Field(default=Path(".tsmon"), description="Where the embedded cluster, logs and pid files live.")
+    pg_bindir: Path | None = Field(
+        default=None, description="PostgreSQL server binaries for the embedded cluster; default: newest found."
+    )
+    db_os_user: str = Field(
+        default="postgres",
+        description="Unprivileged OS user that runs the embedded server when tsmon itself runs as root.",
+    )
+    pool_min_size: int = Field(default=1, ge=0, description="Connections the API keeps open.")
+    pool_max_size: int = Field(default=10, ge=1, description="Most connections the API opens.")
+    api_host: str = Field(default="127.0.0.1", description="Address `tsmon serve` binds.")
+    api_port: int = Field(default=8428, ge=1, le=65535, description="Port `tsmon serve` binds.")
+    api_token: SecretStr | None = Field(default=None, description="Bearer/Token secret required by the API.")
+    reader_password: SecretStr | None = Field(
+        default=None, description="If set, `tsmon migrate` lets role tsmon_reader (Grafana) log in with it."
+    )
+    ingest_batch_rows: int = Field(default=50_000, ge=1, description="Rows per COPY batch in `tsmon ingest`.")
+    series_cache_size: int = Field(default=200_000, ge=1, description="Series ids kept in memory per process.")
