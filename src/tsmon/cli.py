@@ -26,7 +26,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except TsmonError as exc:
-            err.print(f"[red]error:[/red] {exc}", markup=True)
+            click.echo(f"error: {exc}", err=True)
             sys.exit(2)
 
 
@@ -111,20 +111,28 @@ def ingest_cmd(settings: Settings, file: Path, fmt: str, strict: bool, batch_row
     """
     size = file.stat().st_size if file.exists() else 0
     progress = Progress(
-        "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-        TimeRemainingColumn(), console=err, transient=True,
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
     )
     with connect(settings) as conn, progress:
         task = progress.add_task(f"ingest {file.name}", total=size)
         writer = SampleWriter(conn, SeriesCache(settings.series_cache_size))
         report = ingest_csv(
-            writer, file, batch_rows=batch_rows or settings.ingest_batch_rows, strict=strict,
+            writer,
+            file,
+            batch_rows=batch_rows or settings.ingest_batch_rows,
+            strict=strict,
             on_bytes=lambda n: progress.advance(task, n),
         )
     for rejection in report.rejections:
-        err.print(str(rejection), markup=False)
+        click.echo(str(rejection), err=True)
     if report.rejected > len(report.rejections):
-        err.print(f"... and {report.rejected - len(report.rejections)} more rejected rows", markup=False)
+        click.echo(f"... and {report.rejected - len(report.rejections)} more rejected rows", err=True)
     if not report.written:
         click.echo(f"{file}: nothing written (--strict): {report.rejected} bad rows")
         sys.exit(1)

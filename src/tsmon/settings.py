@@ -17,9 +17,12 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL URL of a TimescaleDB database; unset means the embedded local cluster.",
     )
-    home: Path = Field(default=Path(".tsmon"), description="Where the embedded cluster, logs and pid files live.")
+    home: Path = Field(
+        default=Path(".tsmon"), description="Where the embedded cluster, logs and pid files live."
+    )
     pg_bindir: Path | None = Field(
-        default=None, description="PostgreSQL server binaries for the embedded cluster; default: newest found."
+        default=None,
+        description="PostgreSQL server binaries for the embedded cluster; default: newest found.",
     )
     db_os_user: str = Field(
         default="postgres",
@@ -34,4 +37,6 @@ class Settings(BaseSettings):
         default=None, description="If set, `tsmon migrate` lets role tsmon_reader (Grafana) log in with it."
     )
     ingest_batch_rows: int = Field(default=50_000, ge=1, description="Rows per COPY batch in `tsmon ingest`.")
-    series_cache_size: int = Field(default=200_000, ge=1, description="Series ids kept in memory per process.")
+    series_cache_size: int = Field(
+        default=200_000, ge=1, description="Series ids kept in memory per process."
+    )

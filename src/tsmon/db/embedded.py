@@ -66,11 +66,7 @@ def _port_in_use(port: int) -> bool:
 
 def _reachable_by_others(path: Path) -> bool:
     """True when every existing ancestor lets 'other' users traverse it (the server's OS user needs that)."""
-    for p in [path, *path.parents]:
-        if p.exists():
-            if not os.stat(p).st_mode & 0o001:
-                return False
-    return True
+    return all(os.stat(p).st_mode & 0o001 for p in [path, *path.parents] if p.exists())
 
 
 @dataclass(frozen=True)
@@ -150,7 +146,9 @@ class EmbeddedCluster:
             list(args), capture_output=True, text=True, check=False, user=self._run_as, cwd="/"
         )
         if check and proc.returncode != 0:
-            raise EmbeddedDatabaseError(f"{Path(args[0]).name} failed: {(proc.stderr or proc.stdout).strip()}")
+            raise EmbeddedDatabaseError(
+                f"{Path(args[0]).name} failed: {(proc.stderr or proc.stdout).strip()}"
+            )
         return proc
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -176,8 +174,15 @@ class EmbeddedCluster:
         self._chown(Path(pwfile.name))
         try:
             self._run(
-                str(self.bindir / "initdb"), "-D", str(datadir), "-U", DB_USER, f"--pwfile={pwfile.name}",
-                "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8",
+                str(self.bindir / "initdb"),
+                "-D",
+                str(datadir),
+                "-U",
+                DB_USER,
+                f"--pwfile={pwfile.name}",
+                "--auth=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
             )
         finally:
             Path(pwfile.name).unlink(missing_ok=True)
@@ -203,7 +208,9 @@ class EmbeddedCluster:
         state = self.state()
         if state is None or not Path(state.datadir).exists():
             return False
-        return self._run(str(self.bindir / "pg_ctl"), "status", "-D", state.datadir, check=False).returncode == 0
+        return (
+            self._run(str(self.bindir / "pg_ctl"), "status", "-D", state.datadir, check=False).returncode == 0
+        )
 
     def start(self) -> ClusterState:
         """Initialise if needed and start the server; a no-op when it already runs."""
@@ -217,8 +224,16 @@ class EmbeddedCluster:
         self._chown(Path(state.socketdir))
         self._write_conf(state)
         proc = self._run(
-            str(self.bindir / "pg_ctl"), "start", "-w", "-t", "60", "-D", state.datadir,
-            "-l", str(self.log_file), check=False,
+            str(self.bindir / "pg_ctl"),
+            "start",
+            "-w",
+            "-t",
+            "60",
+            "-D",
+            state.datadir,
+            "-l",
+            str(self.log_file),
+            check=False,
         )
         if proc.returncode != 0:
             tail = self.log_file.read_text().splitlines()[-15:] if self.log_file.exists() else []

@@ -70,9 +70,7 @@ def load_sql_objects(directory: Path) -> list[tuple[str, str]]:
 
 def ensure_timescaledb(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     """Create the extension, turning the server's errors into one that says what to do."""
-    available = conn.execute(
-        "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
-    ).fetchone()
+    available = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
     if not available:
         raise TimescaleDBMissingError(
             "the server has no timescaledb extension installed; run scripts/provision-db "
@@ -138,7 +136,7 @@ def migrate(
                 continue
             with conn.transaction():
                 try:
-                    conn.execute(sql.SQL(m.text))  # type: ignore[arg-type]  # trusted file from migrations/
+                    conn.execute(sql.SQL(m.text))  # trusted file from migrations/
                 except psycopg.Error as exc:
                     raise MigrationError(f"migration {m.name} failed: {exc}") from exc
                 conn.execute(
@@ -149,13 +147,15 @@ def migrate(
         with conn.transaction():
             for name, text in objects:
                 try:
-                    conn.execute(sql.SQL(text))  # type: ignore[arg-type]  # trusted file from sql/
+                    conn.execute(sql.SQL(text))  # trusted file from sql/
                 except psycopg.Error as exc:
                     raise MigrationError(f"sql/{name} failed: {exc}") from exc
                 report.reapplied.append(name)
             if reader_password:
                 conn.execute(
-                    sql.SQL("ALTER ROLE tsmon_reader WITH LOGIN PASSWORD {}").format(sql.Literal(reader_password))
+                    sql.SQL("ALTER ROLE tsmon_reader WITH LOGIN PASSWORD {}").format(
+                        sql.Literal(reader_password)
+                    )
                 )
         row = conn.execute("SELECT timescaledb_version, edition FROM tsmon.capabilities()").fetchone()
         if row:

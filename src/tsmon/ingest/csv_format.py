@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tsmon.errors import InputFileError
-from tsmon.ingest.batch import SampleBatch, canonical_labels, datetime_to_us, guess_epoch_to_us, us_to_datetime
+from tsmon.ingest.batch import (
+    SampleBatch,
+    canonical_labels,
+    datetime_to_us,
+    guess_epoch_to_us,
+    us_to_datetime,
+)
 
 COLUMNS = ("time", "metric", "labels", "value")
 
@@ -51,7 +57,7 @@ def parse_labels(text: str, cache: dict[str, str]) -> str:
         try:
             labels = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"labels are not valid JSON ({exc.msg} at column {exc.colno})") from exc
+            raise ValueError(f"labels are not valid JSON ({exc.msg}, column {exc.colno})") from exc
     if not isinstance(labels, dict):
         raise ValueError('labels must be a JSON object like {"host": "web1"}')
     for k, v in labels.items():
@@ -69,7 +75,8 @@ def _header_positions(header: list[str]) -> tuple[int, int, int, int]:
     names = [h.strip().lower() for h in header]
     if sorted(names) != sorted(COLUMNS):
         raise InputFileError(
-            f"line 1: the header must name the columns {','.join(COLUMNS)} (any order), found {','.join(header)}"
+            f"line 1: the header must name the columns {','.join(COLUMNS)} (any order), "
+            f"found {','.join(header)}"
         )
     t, m, lab, v = (names.index(c) for c in COLUMNS)
     return t, m, lab, v
@@ -81,7 +88,9 @@ def parse_rows(lines: Iterable[str]) -> Iterator[CsvRow]:
     try:
         header = next(reader)
     except StopIteration:
-        raise InputFileError("line 1: the file is empty; expected a header time,metric,labels,value") from None
+        raise InputFileError(
+            "line 1: the file is empty; expected a header time,metric,labels,value"
+        ) from None
     except csv.Error as exc:
         raise InputFileError(f"line 1: {exc}") from exc
     t, m, lab, v = _header_positions(header)
@@ -102,7 +111,9 @@ def parse_rows(lines: Iterable[str]) -> Iterator[CsvRow]:
         yield _parse_fields(line, fields, (t, m, lab, v), label_cache)
 
 
-def _parse_fields(line: int, fields: list[str], pos: tuple[int, int, int, int], cache: dict[str, str]) -> CsvRow:
+def _parse_fields(
+    line: int, fields: list[str], pos: tuple[int, int, int, int], cache: dict[str, str]
+) -> CsvRow:
     t, m, lab, v = pos
     if len(fields) != len(COLUMNS):
         return CsvRow(line, error=f"expected {len(COLUMNS)} fields, found {len(fields)}")
@@ -133,6 +144,8 @@ def format_csv(batch: SampleBatch) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(COLUMNS)
-    for metric, labels, time_us, value in zip(batch.metrics, batch.labels, batch.times_us, batch.values, strict=True):
+    for metric, labels, time_us, value in zip(
+        batch.metrics, batch.labels, batch.times_us, batch.values, strict=True
+    ):
         w.writerow([us_to_datetime(time_us).isoformat(), metric, labels, repr(value)])
     return out.getvalue()

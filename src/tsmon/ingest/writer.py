@@ -108,11 +108,11 @@ class SampleWriter:
                        JOIN tsmon.series s ON s.metric = u.m AND s.labels = u.l::jsonb""",
                     (metrics, labels),
                 ).fetchall()
-            for sid, metric, label_text in rows:
+            for series_id, metric, label_text in rows:
                 key = (str(metric), str(label_text))
-                assert isinstance(sid, int)
-                found[key] = sid
-                self.cache.put(key, sid)
+                assert isinstance(series_id, int)
+                found[key] = series_id
+                self.cache.put(key, series_id)
         return found, created
 
     def write(self, batch: SampleBatch) -> WriteResult:
@@ -148,7 +148,9 @@ class SampleWriter:
                 "CREATE TEMP TABLE IF NOT EXISTS tsmon_samples_in "
                 "(time timestamptz, series_id bigint, value float8) ON COMMIT DELETE ROWS"
             )
-            with cur.copy("COPY tsmon_samples_in (time, series_id, value) FROM STDIN (FORMAT BINARY)") as copy:
+            with cur.copy(
+                "COPY tsmon_samples_in (time, series_id, value) FROM STDIN (FORMAT BINARY)"
+            ) as copy:
                 copy.write(data)
             cur.execute(
                 """INSERT INTO tsmon.samples (time, series_id, value)
