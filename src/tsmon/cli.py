@@ -143,5 +143,70 @@ def ingest_cmd(settings: Settings, file: Path, fmt: str, strict: bool, batch_row
         sys.exit(1)
 
 
+# -- processes -----------------------------------------------------------------------------------
+@cli.command("serve")
+@click.option("--host", default=None, help="Bind address (default TSMON_API_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default TSMON_API_PORT).")
+@click.pass_obj
+def serve_cmd(settings: Settings, host: str | None, port: int | None) -> None:
+    """Run the HTTP API (health, readiness, own metrics) in the foreground."""
+    import uvicorn
+
+    from tsmon.api import create_app
+
+    app = create_app(settings, database_url(settings))
+    uvicorn.run(app, host=host or settings.api_host, port=port or settings.api_port, log_level="info")
+
+
+@cli.command("worker")
+@click.pass_obj
+def worker_cmd(settings: Settings) -> None:
+    """Run the scheduler (host metrics, own metrics; detection and window jobs as they land)."""
+    from tsmon.worker import run_worker
+
+    run_worker(settings, database_url(settings))
+
+
+@cli.command("up")
+@click.pass_obj
+def up_cmd(settings: Settings) -> None:
+    """Start the whole local stack in the background: database, migrations, API, worker."""
+    import os
+
+    from tsmon import processes
+
+    url = database_url(settings)
+    with connect(settings, autocommit=True) as conn:
+        report = migrate(conn)
+    home = settings.home.absolute()
+    env = {**os.environ, "TSMON_HOME": str(home)}
+    api = processes.start_detached(home, "api", ["serve"], env)
+    worker = processes.start_detached(home, "worker", ["worker"], env)
+    click.echo(
+        f"database   {url.split('@')[-1]}  (timescaledb {report.timescaledb_version}, {report.edition})"
+    )
+    click.echo(
+        f"api        http://{settings.api_host}:{settings.api_port}  pid {api}  "
+        f"log {processes.log_file(home, 'api')}"
+    )
+    click.echo(f"worker     pid {worker}  log {processes.log_file(home, 'worker')}")
+    click.echo('query:     psql "$(tsmon db url)" -c "select * from tsmon.metric_samples limit 5"')
+    click.echo("stop:      tsmon down")
+
+
+@cli.command("down")
+@click.option("--keep-db", is_flag=True, help="Leave the embedded database running.")
+@click.pass_obj
+def down_cmd(settings: Settings, keep_db: bool) -> None:
+    """Stop what `tsmon up` started."""
+    from tsmon import processes
+
+    home = settings.home.absolute()
+    for name in ("worker", "api"):
+        click.echo(f"{name}: {'stopped' if processes.stop(home, name) else 'not running'}")
+    if not keep_db and settings.database_url is None:
+        click.echo(f"database: {'stopped' if embedded_cluster(settings).stop() else 'not running'}")
+
+
 def main() -> None:
     cli()

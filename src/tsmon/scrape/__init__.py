@@ -1,0 +1,1 @@
+"""Collecting metrics tsmon pulls itself: this host, and (later) Prometheus targets."""
