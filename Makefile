@@ -1,0 +1,44 @@
+# The README's two commands: `make run` (the stack on this machine) and `make test` (the whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup provision run stop status test lint bench clean
+
+setup: $(STAMP) provision
+
+# Reinstall only when the dependency list changes; the package itself is installed editable.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+provision:
+	@scripts/provision-db
+
+run: setup
+	$(BIN)/tsmon up
+
+stop:
+	$(BIN)/tsmon down
+
+status:
+	$(BIN)/tsmon db status
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy src
+
+test: setup lint
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python benchmarks/ingest.py
+
+clean:
+	-$(BIN)/tsmon down
+	rm -rf $(VENV) .tsmon .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Benchmarks: each prints figures and ends with one JSON line."""

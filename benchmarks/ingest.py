@@ -1,0 +1,195 @@
+"""Ingest benchmark: the writer vs raw binary COPY, and `tsmon ingest` throughput and peak RSS.
+
+Runs against TSMON_DATABASE_URL or the embedded database, in a scratch database it creates
+(tsmon_bench) so nothing of yours is touched. Prints figures, then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from tsmon.db.connect import database_url
+from tsmon.db.migrate import migrate
+from tsmon.ingest.batch import SampleBatch, us_to_datetime
+from tsmon.ingest.writer import SampleWriter, SeriesCache, encode_copy_binary
+from tsmon.settings import Settings
+
+T0_US = 1_767_225_600_000_000  # 2026-01-01
+COPY = "COPY tsmon.samples (time, series_id, value) FROM STDIN (FORMAT BINARY)"
+# Runs the command and prints its peak RSS. A small launcher, so the measured child is not
+# a fork of this (large) benchmark process, whose pages would count towards its maximum.
+RSS_LAUNCHER = (
+    "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]).returncode; "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r)"
+)
+
+
+def scratch_database(name: str = "tsmon_bench") -> str:
+    base = database_url(Settings())
+    params = conninfo_to_dict(base)
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    params["dbname"] = name
+    url = make_conninfo(**params)  # type: ignore[arg-type]
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate(conn)
+    return url
+
+
+def make_batch(rows: int, series: int) -> SampleBatch:
+    rng = np.random.default_rng(1)
+    batch = SampleBatch()
+    per_series = rows // series
+    for i in range(rows):
+        s, k = i % series, i // series
+        batch.append("bench_metric", f'{{"host":"h{s % 100}","idx":"{s}"}}', T0_US + k * 10_000_000, 0.0)
+    batch.values = list(rng.random(rows))
+    assert per_series * series == rows
+    return batch
+
+
+def truncate(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    conn.execute("TRUNCATE tsmon.samples")
+    conn.execute("VACUUM ANALYZE tsmon.samples")
+
+
+def bench_writer_vs_copy(url: str, rows: int, series: int, batch_rows: int) -> dict[str, float]:
+    batch = make_batch(rows, series)
+    with psycopg.connect(url, autocommit=True) as conn:
+        writer = SampleWriter(conn, SeriesCache(series * 2))
+        ids, _ = writer.resolve_series(list(zip(batch.metrics, batch.labels, strict=True)))
+        sids = np.array([ids[(m, lab)] for m, lab in zip(batch.metrics, batch.labels, strict=True)])
+        times, values = np.array(batch.times_us), np.array(batch.values)
+        chunks = [slice(i, i + batch_rows) for i in range(0, rows, batch_rows)]
+
+        # Baseline 1: psycopg binary COPY with write_row (rows prepared beforehand, not timed).
+        prepared = []
+        for c in chunks:
+            order = np.lexsort((times[c], sids[c]))
+            prepared.append(
+                [
+                    (us_to_datetime(int(tt)), int(ss), float(vv))
+                    for tt, ss, vv in zip(times[c][order], sids[c][order], values[c][order], strict=True)
+                ]
+            )
+        truncate(conn)
+        t = time.perf_counter()
+        for chunk_rows in prepared:
+            with conn.transaction(), conn.cursor() as cur, cur.copy(COPY) as cp:
+                cp.set_types(["timestamptz", "int8", "float8"])
+                for row in chunk_rows:
+                    cp.write_row(row)
+        del prepared
+        rowcopy_s = time.perf_counter() - t
+
+        # Baseline 2: pre-encoded, pre-sorted binary COPY: the server's cost alone, no client work.
+        encoded = []
+        for c in chunks:
+            order = np.lexsort((times[c], sids[c]))
+            encoded.append(encode_copy_binary(sids[c][order], times[c][order], values[c][order]))
+        truncate(conn)
+        t = time.perf_counter()
+        for data in encoded:
+            with conn.transaction(), conn.cursor() as cur, cur.copy(COPY) as cp:
+                cp.write(data)
+        copy_s = time.perf_counter() - t
+
+        # tsmon's writer, from a cold series cache: lookups, sorting, encoding, COPY.
+        truncate(conn)
+        writer = SampleWriter(conn, SeriesCache(series * 2))
+        t = time.perf_counter()
+        for c in chunks:
+            part = SampleBatch(batch.metrics[c], batch.labels[c], batch.times_us[c], batch.values[c])
+            writer.write(part)
+        writer_s = time.perf_counter() - t
+        stored = conn.execute("SELECT count(*) FROM tsmon.samples").fetchone()
+        assert stored == (rows,), stored
+    return {
+        "rows": rows,
+        "series": series,
+        "writer_rows_per_s": rows / writer_s,
+        "copy_rows_per_s": rows / copy_s,
+        "psycopg_write_row_rows_per_s": rows / rowcopy_s,
+        "writer_vs_copy": copy_s / writer_s,
+        "writer_vs_write_row": rowcopy_s / writer_s,
+    }
+
+
+def write_csv(path: Path, rows: int, series: int) -> None:
+    with path.open("w") as f:
+        f.write("time,metric,labels,value\n")
+        for i in range(rows):
+            s, k = i % series, i // series
+            f.write(f'{1767225600 + k * 10},cli_metric,"{{""host"":""h{s}""}}",{(i * 7919) % 1000 / 10}\n')
+
+
+def run_cli(url: str, path: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one `tsmon ingest` process."""
+    env = {**os.environ, "TSMON_DATABASE_URL": url}
+    cmd = [sys.executable, "-c", RSS_LAUNCHER, sys.executable, "-m", "tsmon", "ingest", str(path)]
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"tsmon ingest {path} failed: {proc.stderr}")
+    return elapsed, int(proc.stdout.strip().splitlines()[-1])
+
+
+def bench_cli(url: str, rows: int, series: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as d:
+        small, large = Path(d) / "small.csv", Path(d) / "large.csv"
+        write_csv(small, rows // 10, series)
+        write_csv(large, rows, series)
+        with psycopg.connect(url, autocommit=True) as conn:
+            truncate(conn)
+        _, small_rss = run_cli(url, small)
+        with psycopg.connect(url, autocommit=True) as conn:
+            truncate(conn)
+        large_s, large_rss = run_cli(url, large)
+    return {
+        "cli_rows": rows,
+        "cli_rows_per_s": rows / large_s,
+        "cli_peak_rss_mb": large_rss / 1024,
+        "cli_small_peak_rss_mb": small_rss / 1024,
+        "cli_rss_ratio": large_rss / small_rss,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--series", type=int, default=10_000)
+    ap.add_argument("--batch-rows", type=int, default=50_000)
+    args = ap.parse_args()
+    url = scratch_database()
+    result: dict[str, float] = {}
+    result |= bench_writer_vs_copy(url, args.rows, args.series, args.batch_rows)
+    print(
+        f"writer: {result['writer_rows_per_s']:,.0f} rows/s; raw binary COPY of pre-encoded rows: "
+        f"{result['copy_rows_per_s']:,.0f} rows/s (ratio {result['writer_vs_copy']:.2f}); "
+        f"psycopg write_row COPY: {result['psycopg_write_row_rows_per_s']:,.0f} rows/s"
+    )
+    result |= bench_cli(url, args.rows, args.series)
+    print(
+        f"tsmon ingest CSV: {result['cli_rows_per_s']:,.0f} rows/s on {args.rows:,} rows; peak RSS "
+        f"{result['cli_peak_rss_mb']:.0f} MB vs {result['cli_small_peak_rss_mb']:.0f} MB for a file "
+        f"10x smaller (ratio {result['cli_rss_ratio']:.2f})"
+    )
+    print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}))
+
+
+if __name__ == "__main__":
+    main()
