@@ -31,13 +31,13 @@ class WorkerMetrics:
 
     def __post_init__(self) -> None:
         self.runs = Counter(
-            "tsmon_job_runs", "Job runs by outcome.", ["job", "outcome"], registry=self.registry
+            "tsmon_job_runs", "Job runs by outcome.", ["job_id", "outcome"], registry=self.registry
         )
         self.missed = Counter(
-            "tsmon_job_missed", "Runs skipped past their misfire grace.", ["job"], registry=self.registry
+            "tsmon_job_missed", "Runs skipped past their misfire grace.", ["job_id"], registry=self.registry
         )
         self.duration = Histogram(
-            "tsmon_job_duration_seconds", "Job run time.", ["job"], registry=self.registry
+            "tsmon_job_duration_seconds", "Job run time.", ["job_id"], registry=self.registry
         )
 
 

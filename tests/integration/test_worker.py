@@ -1,0 +1,84 @@
+"""Worker jobs against the real database, and how the scheduler registers them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+from psycopg_pool import ConnectionPool
+
+from tsmon.scrape.host import collect_host_samples
+from tsmon.settings import Settings
+from tsmon.worker import (
+    WorkerContext,
+    WorkerMetrics,
+    build_scheduler,
+    collect_host_metrics,
+    record_own_metrics,
+)
+
+
+@pytest.fixture
+def ctx(settings: Settings, db_url: str) -> Iterator[WorkerContext]:
+    pool = ConnectionPool(db_url, min_size=1, max_size=2, kwargs={"autocommit": True}, open=True)
+    yield WorkerContext(settings, pool, WorkerMetrics(), instance="test-host")
+    pool.close()
+
+
+def test_host_samples_cover_the_basics() -> None:
+    names = {name for name, _, _ in collect_host_samples("h")}
+    for expected in (
+        "node_cpu_seconds_total",
+        "node_load1",
+        "node_memory_MemAvailable_bytes",
+        "node_filesystem_avail_bytes",
+        "node_network_receive_bytes_total",
+    ):
+        assert expected in names
+    assert all(
+        labels["instance"] == "h" and labels["job"] == "node" for _, labels, _ in collect_host_samples("h")
+    )
+
+
+def test_host_metrics_job_stores_samples(ctx: WorkerContext, db_url: str) -> None:
+    collect_host_metrics(ctx)
+    collect_host_metrics(ctx)
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            """SELECT count(DISTINCT time), count(*) FROM tsmon.metric_samples
+               WHERE metric = 'node_memory_MemTotal_bytes' AND labels @> '{"instance": "test-host"}'"""
+        ).fetchone()
+    assert rows == (2, 2)
+
+
+def test_job_outcomes_are_counted_and_stored(ctx: WorkerContext, db_url: str) -> None:
+    scheduler = build_scheduler(ctx, BackgroundScheduler())
+    jobs = {j.id: j for j in scheduler.get_jobs()}
+    assert set(jobs) == {"collect_host_metrics", "record_own_metrics"}
+    for job in jobs.values():
+        assert job.coalesce is True and job.max_instances == 1 and job.misfire_grace_time > 0
+    scheduler.start()
+    try:
+        with psycopg.connect(db_url) as conn:
+            for _ in range(100):
+                n = conn.execute(
+                    "SELECT count(*) FROM tsmon.metric_samples WHERE metric = 'node_load1'"
+                ).fetchone()
+                if n and n[0]:
+                    break
+                time.sleep(0.1)
+    finally:
+        scheduler.shutdown(wait=True)
+    ok = ctx.metrics.runs.labels("collect_host_metrics", "ok")._value.get()
+    assert ok >= 1
+    record_own_metrics(ctx)
+    with psycopg.connect(db_url) as conn:
+        stored = conn.execute(
+            """SELECT value FROM tsmon.metric_samples WHERE metric = 'tsmon_job_runs_total'
+               AND labels @> '{"job": "tsmon-worker", "job_id": "collect_host_metrics", "outcome": "ok"}'
+               ORDER BY time DESC LIMIT 1"""
+        ).fetchone()
+    assert stored is not None and stored[0] >= 1
