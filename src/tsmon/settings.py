@@ -32,7 +32,10 @@ class Settings(BaseSettings):
     pool_max_size: int = Field(default=10, ge=1, description="Most connections the API opens.")
     api_host: str = Field(default="127.0.0.1", description="Address `tsmon serve` binds.")
     api_port: int = Field(default=8428, ge=1, le=65535, description="Port `tsmon serve` binds.")
-    api_token: SecretStr | None = Field(default=None, description="Bearer/Token secret required by the API.")
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="Token senders present (Token/Bearer) to the write endpoints, which arrive in step 2.",
+    )
     reader_password: SecretStr | None = Field(
         default=None, description="If set, `tsmon migrate` lets role tsmon_reader (Grafana) log in with it."
     )
