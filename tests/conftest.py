@@ -105,9 +105,9 @@ def server() -> DatabaseServer:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     s = server()
     path = (
-        "real continuous aggregates (full edition)"
+        "full-edition path: real TimescaleDB features"
         if s.edition == "timescale"
-        else "tsmon-maintained windows"
+        else "Apache path: tsmon-maintained equivalents"
     )
     return [f"tsmon test database: {s.backend}; timescaledb {s.version}, {s.edition} edition -> {path}"]
 

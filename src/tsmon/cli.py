@@ -190,8 +190,9 @@ def up_cmd(settings: Settings) -> None:
         f"log {processes.log_file(home, 'api')}"
     )
     click.echo(f"worker     pid {worker}  log {processes.log_file(home, 'worker')}")
-    click.echo('query:     psql "$(tsmon db url)" -c "select * from tsmon.metric_samples limit 5"')
-    click.echo("stop:      tsmon down")
+    exe = sys.argv[0] if "/" in sys.argv[0] else "tsmon"
+    click.echo(f'query:     psql "$({exe} db url)" -c "select * from tsmon.metric_samples limit 5"')
+    click.echo(f"stop:      {exe} down")
 
 
 @cli.command("down")
