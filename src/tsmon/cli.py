@@ -191,7 +191,8 @@ def up_cmd(settings: Settings) -> None:
     )
     click.echo(f"worker     pid {worker}  log {processes.log_file(home, 'worker')}")
     exe = sys.argv[0] if "/" in sys.argv[0] else "tsmon"
-    click.echo(f'query:     psql "$({exe} db url)" -c "select * from tsmon.metric_samples limit 5"')
+    query = "select * from tsmon.metric_samples limit 5"
+    click.echo(f'query:     psql "$({exe} db url)" -c "{query}"')
     click.echo(f"stop:      {exe} down")
 
 

@@ -20,6 +20,20 @@ def _schema_snapshot(conn: psycopg.Connection[tuple[object, ...]]) -> list[tuple
     ).fetchall()
 
 
+def copied_migrations(tmp_path: Path) -> tuple[Path, Path]:
+    """A scratch copy of migrations/ that a test may edit, and the real sql/."""
+    migrations, sql_dir = schema_dirs()
+    shutil.copytree(migrations, tmp_path / "migrations")
+    return tmp_path / "migrations", sql_dir
+
+
+def applied_count(conn: psycopg.Connection[tuple[object, ...]], version: int) -> object:
+    row = conn.execute(
+        "SELECT count(*) FROM tsmon.schema_migrations WHERE version = %s", (version,)
+    ).fetchone()
+    return row[0] if row else None
+
+
 def test_migrate_twice_is_a_no_op(empty_db_url: str) -> None:
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         first = migrate(conn)
@@ -38,9 +52,7 @@ def test_migrate_twice_is_a_no_op(empty_db_url: str) -> None:
 
 
 def test_edited_migration_is_refused(empty_db_url: str, tmp_path: Path) -> None:
-    migrations, sql_dir = schema_dirs()
-    copy = tmp_path / "migrations"
-    shutil.copytree(migrations, copy)
+    copy, sql_dir = copied_migrations(tmp_path)
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         migrate(conn, migrations_dir=copy, sql_dir=sql_dir)
         first = sorted(copy.glob("*.sql"))[0]
@@ -53,27 +65,19 @@ def test_edited_migration_is_refused(empty_db_url: str, tmp_path: Path) -> None:
 
 
 def test_new_migration_is_applied_once(empty_db_url: str, tmp_path: Path) -> None:
-    migrations, sql_dir = schema_dirs()
-    copy = tmp_path / "migrations"
-    shutil.copytree(migrations, copy)
+    copy, sql_dir = copied_migrations(tmp_path)
     (copy / "9999_extra.sql").write_text("CREATE TABLE tsmon.extra_for_test (x int);")
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         assert "9999_extra.sql" in migrate(conn, migrations_dir=copy, sql_dir=sql_dir).applied
         assert migrate(conn, migrations_dir=copy, sql_dir=sql_dir).applied == []
-        assert conn.execute(
-            "SELECT count(*) FROM tsmon.schema_migrations WHERE version = 9999"
-        ).fetchone() == (1,)
+        assert applied_count(conn, 9999) == 1
 
 
 def test_failed_migration_leaves_nothing(empty_db_url: str, tmp_path: Path) -> None:
-    migrations, sql_dir = schema_dirs()
-    copy = tmp_path / "migrations"
-    shutil.copytree(migrations, copy)
+    copy, sql_dir = copied_migrations(tmp_path)
     (copy / "9998_broken.sql").write_text("CREATE TABLE tsmon.half_done (x int); SELECT no_such_function();")
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         with pytest.raises(Exception, match=r"9998_broken\.sql failed"):
             migrate(conn, migrations_dir=copy, sql_dir=sql_dir)
         assert conn.execute("SELECT to_regclass('tsmon.half_done')").fetchone() == (None,)
-        assert conn.execute(
-            "SELECT count(*) FROM tsmon.schema_migrations WHERE version = 9998"
-        ).fetchone() == (0,)
+        assert applied_count(conn, 9998) == 0
