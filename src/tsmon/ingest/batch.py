@@ -66,3 +66,17 @@ class SampleBatch:
 
     def __len__(self) -> int:
         return len(self.values)
+
+
+@dataclass
+class ParseResult:
+    """What a wire-format parser returns: the samples it accepted and why it rejected the rest.
+
+    ``rejections`` lists every rejected item (a line, or a series) with its location; callers cap
+    what they show. ``skipped`` counts values that are valid input but not storable as numbers
+    (e.g. line-protocol string fields), by reason; they are not errors.
+    """
+
+    batch: SampleBatch = field(default_factory=SampleBatch)
+    rejections: list[Rejection] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
