@@ -7,12 +7,15 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA tsmon FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA tsmon TO tsmon_ingest, tsmon_worker, tsmon_reader;
 
--- Ingest: resolve/create series, append samples (UPDATE for "newest value wins" on re-sends).
-GRANT SELECT, INSERT ON tsmon.series TO tsmon_ingest;
-GRANT SELECT, INSERT, UPDATE ON tsmon.samples TO tsmon_ingest;
+-- Ingest: append samples; series creation and re-send merges go through definer functions.
+GRANT INSERT ON tsmon.samples TO tsmon_ingest;
+GRANT EXECUTE ON FUNCTION tsmon.resolve_series(text[], text[], bigint, bigint),
+                          tsmon.upsert_samples(timestamptz[], bigint[], float8[])
+    TO tsmon_ingest, tsmon_worker;
 
 -- Worker: read data, write detection output.
-GRANT SELECT ON tsmon.series, tsmon.samples TO tsmon_worker;
+GRANT SELECT ON tsmon.series, tsmon.samples, tsmon.series_counts TO tsmon_worker;
+GRANT INSERT ON tsmon.samples TO tsmon_worker;
 GRANT SELECT, INSERT, UPDATE, DELETE ON tsmon.anomaly_scores, tsmon.anomalies TO tsmon_worker;
 
 -- Reader: the public views and functions only.

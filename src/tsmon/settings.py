@@ -43,3 +43,21 @@ class Settings(BaseSettings):
     series_cache_size: int = Field(
         default=200_000, ge=1, description="Series ids kept in memory per process."
     )
+    limit_labels_per_series: int = Field(default=30, ge=1, description="Most labels a series may have.")
+    limit_label_name_bytes: int = Field(default=1024, ge=1, description="Longest label name.")
+    limit_label_value_bytes: int = Field(default=2048, ge=1, description="Longest label value.")
+    limit_metric_name_bytes: int = Field(default=1024, ge=1, description="Longest metric name.")
+    limit_series_bytes: int = Field(
+        default=2400, ge=64, le=2600, description="Metric plus labels of one series (index entry limit)."
+    )
+    limit_series_per_metric: int = Field(default=100_000, ge=1, description="Cardinality guard per metric.")
+    limit_series_total: int = Field(default=2_000_000, ge=1, description="Cardinality guard in all.")
+    limit_future_seconds: float = Field(
+        default=600.0, ge=0, description="Newest accepted sample, ahead of now."
+    )
+    limit_body_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="Largest request body, measured after decompression."
+    )
+    raw_retention_days: float = Field(
+        default=30.0, gt=0, description="Raw samples kept this long; older samples are refused at ingest."
+    )

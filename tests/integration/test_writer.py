@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import random
+import string
 import struct
 import threading
 
 import numpy as np
 import psycopg
+import pytest
 
-from tsmon.ingest.batch import SampleBatch
+from tsmon.ingest.batch import SampleBatch, canonical_labels
+from tsmon.ingest.limits import Limits
 from tsmon.ingest.writer import SampleWriter, SeriesCache, encode_copy_binary
 
 T0 = 1_767_225_600_000_000  # 2026-01-01 in µs
@@ -82,7 +86,7 @@ def test_concurrent_writers_create_each_series_once(db_url: str) -> None:
             with psycopg.connect(db_url, autocommit=True) as c:
                 barrier.wait()
                 mine = keys if order % 2 else list(reversed(keys))
-                found, _ = SampleWriter(c, SeriesCache(1000)).resolve_series(mine)
+                found, _, _ = SampleWriter(c, SeriesCache(1000)).resolve_series(mine)
                 ids.append(found)
         except BaseException as exc:  # surfaced below
             errors.append(exc)
@@ -105,3 +109,73 @@ def test_series_cache_is_bounded() -> None:
     assert cache.get(("a", "{}")) == 1  # a is now most recent
     cache.put(("c", "{}"), 3)
     assert cache.get(("b", "{}")) is None and cache.get(("a", "{}")) == 1 and len(cache) == 2
+
+
+def test_cardinality_guard_refuses_new_series_only(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    limits = Limits(max_series_per_metric=3, max_series_total=5)
+    writer = SampleWriter(conn, SeriesCache(100), limits)
+    first = writer.write(_batch([("a", f'{{"i":"{i}"}}', T0, 1.0) for i in range(5)]))
+    assert first.rows == 3 and first.new_series == 3
+    assert {r.refusal.code for r in first.rejected} == {"series_limit_metric"}
+    assert first.rejected_samples == 2
+    assert "series limit (3)" in first.rejected[0].refusal.reason
+    # Known series keep flowing; the total limit stops a second metric after 2 more.
+    second = SampleWriter(conn, SeriesCache(100), limits).write(
+        _batch([("a", '{"i":"0"}', T0 + 1, 2.0)] + [("b", f'{{"i":"{i}"}}', T0, 1.0) for i in range(3)])
+    )
+    assert second.rows == 3 and [r.refusal.code for r in second.rejected] == ["series_limit_total"]
+    assert conn.execute("SELECT sum(n) FROM tsmon.series_counts").fetchone() == (5,)
+
+
+def test_series_limits_are_checked_before_creation(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    writer = SampleWriter(conn, SeriesCache(100), Limits(max_labels_per_series=2, max_label_value_bytes=8))
+    result = writer.write(
+        _batch(
+            [
+                ("ok", '{"a":"1","b":"2"}', T0, 1.0),
+                ("many", '{"a":"1","b":"2","c":"3"}', T0, 1.0),
+                ("long", '{"a":"123456789"}', T0, 1.0),
+                ("long", '{"a":"123456789"}', T0 + 1, 1.0),
+            ]
+        )
+    )
+    assert result.rows == 1
+    assert sorted((r.metric, r.refusal.code, r.samples) for r in result.rejected) == [
+        ("long", "label_value_too_long", 2),
+        ("many", "too_many_labels", 1),
+    ]
+
+
+def test_largest_allowed_series_fits_the_index(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    limits = Limits()
+    rng = random.Random(7)  # incompressible values, so the index cannot shrink them
+    free = limits.max_series_bytes - len("m") - len('{"a":"","b":""}') - 2 * 8
+    values = ["".join(rng.choices(string.ascii_letters, k=free // 2)) for _ in range(2)]
+    labels = canonical_labels({"a": values[0], "b": values[1] + "z" * (free % 2)})
+    assert limits.check_series("m", labels) is None
+    assert limits.check_series("m", labels.replace('"}', 'z"}')) is not None
+    assert SampleWriter(conn, SeriesCache(10), limits).write(_batch([("m", labels, T0, 1.0)])).rows == 1
+
+
+def test_ingest_role_can_write_but_not_read_or_delete(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    conn.execute("SET ROLE tsmon_ingest")
+    writer = SampleWriter(conn, SeriesCache(100))
+    day = 86_400_000_000
+    batch = _batch([("m", "{}", T0 + i * day, float(i)) for i in range(3)])  # new chunks too
+    assert writer.write(batch).rows == 3
+    assert writer.write(_batch([("m", "{}", T0, 42.0)])).upserted  # re-send merges
+    for stmt in [
+        "SELECT * FROM tsmon.samples",
+        "SELECT * FROM tsmon.series",
+        "DELETE FROM tsmon.samples",
+        "UPDATE tsmon.samples SET value = 0",
+        "INSERT INTO tsmon.series (metric) VALUES ('x')",
+    ]:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(stmt)
+    conn.execute("RESET ROLE")
+    assert conn.execute("SELECT value FROM tsmon.samples ORDER BY time").fetchall() == [
+        (42.0,),
+        (1.0,),
+        (2.0,),
+    ]

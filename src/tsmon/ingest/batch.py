@@ -44,6 +44,7 @@ class Rejection:
 
     where: str
     reason: str
+    code: str = "parse_error"  # short stable reason, the label on tsmon_ingest_samples_rejected_total
 
     def __str__(self) -> str:
         return f"{self.where}: {self.reason}"

@@ -91,6 +91,12 @@ def _flush(writer: SampleWriter, batch: SampleBatch, report: IngestReport) -> No
     if not len(batch):
         return
     result = writer.write(batch)
-    report.accepted += len(batch)
+    report.accepted += len(batch) - result.rejected_samples
     report.new_series += result.new_series
     report.batches += 1
+    for r in result.rejected:
+        report.rejected += r.samples
+        if len(report.rejections) < MAX_LISTED_REJECTIONS:
+            where = f"{report.path}: series {r.metric}{r.labels}"
+            reason = f"{r.refusal.reason} ({r.samples} rows)"
+            report.rejections.append(Rejection(where, reason, r.refusal.code))
