@@ -25,3 +25,7 @@ class MigrationChecksumError(MigrationError):
 
 class InputFileError(TsmonError):
     """A file given to `tsmon ingest` cannot be read at all (missing, wrong header, wrong format)."""
+
+
+class DatabaseUnavailableError(TsmonError):
+    """The database cannot take the request right now (down, overloaded); a retry may succeed."""

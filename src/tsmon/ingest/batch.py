@@ -45,6 +45,7 @@ class Rejection:
     where: str
     reason: str
     code: str = "parse_error"  # short stable reason, the label on tsmon_ingest_samples_rejected_total
+    samples: int = 1  # how many samples (or input lines) this rejection stands for
 
     def __str__(self) -> str:
         return f"{self.where}: {self.reason}"

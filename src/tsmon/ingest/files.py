@@ -99,4 +99,4 @@ def _flush(writer: SampleWriter, batch: SampleBatch, report: IngestReport) -> No
         if len(report.rejections) < MAX_LISTED_REJECTIONS:
             where = f"{report.path}: series {r.metric}{r.labels}"
             reason = f"{r.refusal.reason} ({r.samples} rows)"
-            report.rejections.append(Rejection(where, reason, r.refusal.code))
+            report.rejections.append(Rejection(where, reason, r.refusal.code, r.samples))
