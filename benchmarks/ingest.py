@@ -7,14 +7,18 @@ Runs against TSMON_DATABASE_URL or the embedded database, in a scratch database 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import psycopg
 from psycopg import sql
@@ -23,6 +27,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from tsmon.db.connect import database_url
 from tsmon.db.migrate import migrate
 from tsmon.ingest.batch import SampleBatch, us_to_datetime
+from tsmon.ingest.remote_write import encode_remote_write
 from tsmon.ingest.writer import SampleWriter, SeriesCache, encode_copy_binary
 from tsmon.settings import Settings
 
@@ -70,7 +75,7 @@ def bench_writer_vs_copy(url: str, rows: int, series: int, batch_rows: int) -> d
     batch = make_batch(rows, series)
     with psycopg.connect(url, autocommit=True) as conn:
         writer = SampleWriter(conn, SeriesCache(series * 2))
-        ids, _ = writer.resolve_series(list(zip(batch.metrics, batch.labels, strict=True)))
+        ids, _, _ = writer.resolve_series(list(zip(batch.metrics, batch.labels, strict=True)))
         sids = np.array([ids[(m, lab)] for m, lab in zip(batch.metrics, batch.labels, strict=True)])
         times, values = np.array(batch.times_us), np.array(batch.values)
         chunks = [slice(i, i + batch_rows) for i in range(0, rows, batch_rows)]
@@ -107,20 +112,27 @@ def bench_writer_vs_copy(url: str, rows: int, series: int, batch_rows: int) -> d
                 cp.write(data)
         copy_s = time.perf_counter() - t
 
-        # tsmon's writer, from a cold series cache: lookups, sorting, encoding, COPY.
-        truncate(conn)
+        # tsmon's writer: series lookups (cache, else database), dedupe, sort, encode, COPY.
+        # First with a cold cache (a restarted process), then in steady state (series known).
+        def run_writer(writer: SampleWriter) -> float:
+            truncate(conn)
+            t = time.perf_counter()
+            for c in chunks:
+                writer.write(
+                    SampleBatch(batch.metrics[c], batch.labels[c], batch.times_us[c], batch.values[c])
+                )
+            elapsed = time.perf_counter() - t
+            assert conn.execute("SELECT count(*) FROM tsmon.samples").fetchone() == (rows,)
+            return elapsed
+
         writer = SampleWriter(conn, SeriesCache(series * 2))
-        t = time.perf_counter()
-        for c in chunks:
-            part = SampleBatch(batch.metrics[c], batch.labels[c], batch.times_us[c], batch.values[c])
-            writer.write(part)
-        writer_s = time.perf_counter() - t
-        stored = conn.execute("SELECT count(*) FROM tsmon.samples").fetchone()
-        assert stored == (rows,), stored
+        cold_s = run_writer(writer)
+        writer_s = run_writer(writer)
     return {
         "rows": rows,
         "series": series,
         "writer_rows_per_s": rows / writer_s,
+        "writer_cold_cache_rows_per_s": rows / cold_s,
         "copy_rows_per_s": rows / copy_s,
         "psycopg_write_row_rows_per_s": rows / rowcopy_s,
         "writer_vs_copy": copy_s / writer_s,
@@ -131,9 +143,10 @@ def bench_writer_vs_copy(url: str, rows: int, series: int, batch_rows: int) -> d
 def write_csv(path: Path, rows: int, series: int) -> None:
     with path.open("w") as f:
         f.write("time,metric,labels,value\n")
+        base = int(time.time()) - 86_400  # recent: samples older than the raw retention are refused
         for i in range(rows):
             s, k = i % series, i // series
-            f.write(f'{1767225600 + k * 10},cli_metric,"{{""host"":""h{s}""}}",{(i * 7919) % 1000 / 10}\n')
+            f.write(f'{base + k * 10},cli_metric,"{{""host"":""h{s}""}}",{(i * 7919) % 1000 / 10}\n')
 
 
 def run_cli(url: str, path: Path) -> tuple[float, int]:
@@ -168,19 +181,144 @@ def bench_cli(url: str, rows: int, series: int) -> dict[str, float]:
     }
 
 
+def start_server(url: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "TSMON_DATABASE_URL": url,
+        "TSMON_API_PORT": str(port),
+        "TSMON_API_HOST": "127.0.0.1",
+    }
+    env.pop("TSMON_API_TOKEN", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tsmon", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("tsmon serve did not become ready")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_load(
+    base: str, path: str, bodies: list[bytes], headers: dict[str, str], samples_per_body: int, clients: int
+) -> dict[str, float]:
+    """Send every body once from ``clients`` concurrent senders; samples/s and latency percentiles."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    queue = list(reversed(bodies))
+
+    def sender() -> None:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    body = queue.pop()
+                t = time.perf_counter()
+                r = client.post(path, content=body, headers=headers)
+                elapsed = time.perf_counter() - t
+                if r.status_code != 204:
+                    raise SystemExit(f"{path}: {r.status_code} {r.text[:300]}")
+                with lock:
+                    latencies.append(elapsed)
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=sender) for _ in range(clients)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t0
+    lat = np.array(latencies) * 1000
+    return {
+        "samples_per_s": len(bodies) * samples_per_body / wall,
+        "p50_ms": float(np.percentile(lat, 50)),
+        "p99_ms": float(np.percentile(lat, 99)),
+    }
+
+
+def bench_http(url: str, requests: int, clients: int) -> dict[str, float]:
+    """Telegraf-shaped line protocol (1,000 lines x 5 fields) and Prometheus remote write (2,000 series)."""
+    now_s = int(time.time()) - 3600
+    lp_bodies = []
+    for r in range(requests):
+        lines = [
+            f"bench_cpu,host=h{i % 100},cpu=cpu{i // 100} usage_user={i % 7}.5,usage_system=1.25,"
+            f"usage_idle=90,usage_iowait=0.5,usage_steal=0 {(now_s + r) * 1_000_000_000}"
+            for i in range(1000)
+        ]
+        lp_bodies.append(gzip.compress("\n".join(lines).encode(), compresslevel=1))
+    rw_bodies = [
+        encode_remote_write(
+            (
+                {"__name__": "bench_rw", "job": "node", "instance": f"h{i % 200}:9100", "i": str(i)},
+                [((now_s + r) * 1000, float(i))],
+            )
+            for i in range(2000)
+        )
+        for r in range(requests)
+    ]
+    proc, base = start_server(url)
+    try:
+        # Warm up (series creation) with the first body of each, then measure fresh timestamps.
+        lp = http_load(base, "/api/v2/write", lp_bodies[:1], {"Content-Encoding": "gzip"}, 5000, 1)
+        rw = http_load(base, "/api/v1/write", rw_bodies[:1], {"Content-Encoding": "snappy"}, 2000, 1)
+        lp = http_load(base, "/api/v2/write", lp_bodies[1:], {"Content-Encoding": "gzip"}, 5000, clients)
+        rw = http_load(base, "/api/v1/write", rw_bodies[1:], {"Content-Encoding": "snappy"}, 2000, clients)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return {
+        "lp_samples_per_s": lp["samples_per_s"],
+        "lp_p50_ms": lp["p50_ms"],
+        "lp_p99_ms": lp["p99_ms"],
+        "rw_samples_per_s": rw["samples_per_s"],
+        "rw_p50_ms": rw["p50_ms"],
+        "rw_p99_ms": rw["p99_ms"],
+        "http_clients": clients,
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--series", type=int, default=10_000)
     ap.add_argument("--batch-rows", type=int, default=50_000)
+    ap.add_argument("--requests", type=int, default=101, help="HTTP requests per protocol")
+    ap.add_argument("--clients", type=int, default=4, help="concurrent HTTP senders")
     args = ap.parse_args()
     url = scratch_database()
     result: dict[str, float] = {}
     result |= bench_writer_vs_copy(url, args.rows, args.series, args.batch_rows)
     print(
         f"writer: {result['writer_rows_per_s']:,.0f} rows/s; raw binary COPY of pre-encoded rows: "
-        f"{result['copy_rows_per_s']:,.0f} rows/s (ratio {result['writer_vs_copy']:.2f}); "
+        f"{result['copy_rows_per_s']:,.0f} rows/s (ratio {result['writer_vs_copy']:.2f}); cold series cache: "
+        f"{result['writer_cold_cache_rows_per_s']:,.0f} rows/s; "
         f"psycopg write_row COPY: {result['psycopg_write_row_rows_per_s']:,.0f} rows/s"
+    )
+    result |= bench_http(url, args.requests, args.clients)
+    print(
+        f"HTTP line protocol (gzip, {args.clients} clients): {result['lp_samples_per_s']:,.0f} samples/s, "
+        f"p50 {result['lp_p50_ms']:.1f} ms, p99 {result['lp_p99_ms']:.1f} ms per 5,000-sample request"
+    )
+    print(
+        f"HTTP remote write ({args.clients} clients): {result['rw_samples_per_s']:,.0f} samples/s, "
+        f"p50 {result['rw_p50_ms']:.1f} ms, p99 {result['rw_p99_ms']:.1f} ms per 2,000-sample request"
     )
     result |= bench_cli(url, args.rows, args.series)
     print(

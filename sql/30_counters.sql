@@ -187,9 +187,9 @@ BEGIN
     last_end := increase.window_start + (n_steps * step_us) * interval '1 microsecond';
 
     RETURN QUERY
-    SELECT r.step_end, r.labels, r.value
+    SELECT r.step_end, ms.labels, r.value
     FROM (
-        SELECT b.series_id, b.labels, b.k,
+        SELECT b.series_id, b.k,
                increase.window_start + (b.k * step_us) * interval '1 microsecond' AS step_end,
                tsmon.counter_increase(
                    increase.window_start + ((b.k - 1) * step_us) * interval '1 microsecond',
@@ -197,18 +197,19 @@ BEGIN
                    pg_catalog.array_agg(b.time ORDER BY b.time),
                    pg_catalog.array_agg(b.value ORDER BY b.time)) AS value
         FROM (
-            SELECT m.series_id, m.labels, m.time, m.value,
+            SELECT m.series_id, m.time, m.value,
                    -- step number: ceil((time - window_start) / step), exact in microseconds
-                   ((((EXTRACT(epoch FROM m.time) - EXTRACT(epoch FROM increase.window_start))
-                      * 1000000)::bigint + step_us - 1) / step_us) AS k
+                   (((EXTRACT(epoch FROM m.time - increase.window_start) * 1000000)::bigint
+                     + step_us - 1) / step_us) AS k
             FROM tsmon.metric_samples m
             WHERE m.metric = increase.metric
               AND m.time > increase.window_start
               AND m.time <= last_end
               AND m.value <> 'NaN'::double precision
         ) b
-        GROUP BY b.series_id, b.labels, b.k
+        GROUP BY b.series_id, b.k
     ) r
+    JOIN tsmon.metric_series ms ON ms.series_id = r.series_id
     WHERE r.value IS NOT NULL
     ORDER BY r.series_id, r.k;
 END

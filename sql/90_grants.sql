@@ -22,3 +22,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON tsmon.anomaly_scores, tsmon.anomalies TO
 GRANT SELECT ON tsmon.metric_series, tsmon.metric_samples, tsmon.metric_anomaly_scores,
                 tsmon.metric_anomalies TO tsmon_reader, tsmon_worker;
 GRANT EXECUTE ON FUNCTION tsmon.capabilities() TO tsmon_ingest, tsmon_worker, tsmon_reader;
+-- Counter rate/increase: people, Grafana and jobs.
+GRANT EXECUTE ON FUNCTION
+    tsmon.counter_increase(timestamptz, timestamptz, timestamptz[], double precision[]),
+    tsmon.counter_rate(timestamptz, timestamptz, timestamptz[], double precision[]),
+    tsmon.increase(text, timestamptz, timestamptz, interval),
+    tsmon.rate(text, timestamptz, timestamptz, interval)
+    TO tsmon_reader, tsmon_worker;

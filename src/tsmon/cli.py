@@ -12,8 +12,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from tsmon.db.connect import connect, database_url, embedded_cluster
 from tsmon.db.migrate import migrate
 from tsmon.errors import TsmonError
-from tsmon.ingest.files import ingest_csv
-from tsmon.ingest.writer import SampleWriter, SeriesCache
+from tsmon.ingest.files import FORMATS, ingest_file
+from tsmon.ingest.writer import SeriesCache
 from tsmon.settings import Settings
 
 err = Console(stderr=True, highlight=False)
@@ -100,15 +100,29 @@ def migrate_cmd(settings: Settings) -> None:
 # -- ingest --------------------------------------------------------------------------------------
 @cli.command("ingest")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
-@click.option("--strict", is_flag=True, help="Write nothing if any row is bad (validates the file first).")
-@click.option("--batch-rows", type=click.IntRange(min=1), default=None, help="Rows per transaction.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="csv, json (array or JSON lines), prom (Prometheus text) or lp (line protocol); "
+    "default: from the file name's extension, else csv.",
+)
+@click.option("--strict", is_flag=True, help="Write nothing if any line is bad (validates the file first).")
+@click.option("--batch-rows", type=click.IntRange(min=1), default=None, help="Samples per transaction.")
 @click.pass_obj
-def ingest_cmd(settings: Settings, file: Path, fmt: str, strict: bool, batch_rows: int | None) -> None:
-    """Stream FILE into tsmon.samples. Good rows are stored; bad rows are listed as FILE:LINE: reason.
+def ingest_cmd(settings: Settings, file: Path, fmt: str | None, strict: bool, batch_rows: int | None) -> None:
+    """Stream FILE into tsmon.samples. Good samples are stored; bad lines are listed as FILE:LINE: reason.
 
-    Exit status: 0 all rows stored, 1 some rows rejected, 2 the file could not be read at all.
+    Exit status: 0 all stored, 1 some rejected, 2 the file could not be read at all.
     """
+    from prometheus_client import CollectorRegistry
+    from psycopg_pool import ConnectionPool
+
+    from tsmon.ingest.limits import Limits
+    from tsmon.ingest.service import IngestMetrics, IngestService
+
+    fmt = fmt or _EXTENSIONS.get(file.suffix.lower(), "csv")
     size = file.stat().st_size if file.exists() else 0
     progress = Progress(
         "[progress.description]{task.description}",
@@ -119,28 +133,48 @@ def ingest_cmd(settings: Settings, file: Path, fmt: str, strict: bool, batch_row
         console=err,
         transient=True,
     )
-    with connect(settings) as conn, progress:
+    url = database_url(settings)
+    with ConnectionPool(url, min_size=1, max_size=1, kwargs={"autocommit": True}) as pool, progress:
+        service = IngestService(
+            pool,
+            Limits.from_settings(settings),
+            SeriesCache(settings.series_cache_size),
+            IngestMetrics(CollectorRegistry()),
+            pool_timeout=30.0,
+        )
         task = progress.add_task(f"ingest {file.name}", total=size)
-        writer = SampleWriter(conn, SeriesCache(settings.series_cache_size))
-        report = ingest_csv(
-            writer,
+        report = ingest_file(
+            service,
             file,
+            fmt,
             batch_rows=batch_rows or settings.ingest_batch_rows,
             strict=strict,
             on_bytes=lambda n: progress.advance(task, n),
         )
     for rejection in report.rejections:
         click.echo(str(rejection), err=True)
-    if report.rejected > len(report.rejections):
-        click.echo(f"... and {report.rejected - len(report.rejections)} more rejected rows", err=True)
+    listed = sum(r.samples for r in report.rejections)
+    if report.rejected > listed:
+        click.echo(f"... and {report.rejected - listed} more rejected samples", err=True)
     if not report.written:
-        click.echo(f"{file}: nothing written (--strict): {report.rejected} bad rows")
+        click.echo(f"{file}: nothing written (--strict): {report.rejected} bad lines")
         sys.exit(1)
-    click.echo(
-        f"{file}: {report.accepted} rows stored, {report.rejected} rejected, {report.new_series} new series"
-    )
+    skipped = "".join(f", {n} {reason.replace('_', ' ')}s skipped" for reason, n in report.skipped.items())
+    click.echo(f"{file}: {report.accepted} samples stored, {report.rejected} rejected{skipped}")
     if report.rejected:
         sys.exit(1)
+
+
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".json": "json",
+    ".jsonl": "json",
+    ".ndjson": "json",
+    ".prom": "prom",
+    ".txt": "prom",
+    ".lp": "lp",
+    ".influx": "lp",
+}
 
 
 # -- processes -----------------------------------------------------------------------------------
@@ -154,8 +188,14 @@ def serve_cmd(settings: Settings, host: str | None, port: int | None) -> None:
 
     from tsmon.api import create_app
 
+    bind = host or settings.api_host
+    if not is_loopback(bind) and settings.api_token is None and not settings.api_insecure_no_token:
+        raise TsmonError(
+            f"refusing to serve on {bind} without a token: set TSMON_API_TOKEN "
+            "(or TSMON_API_INSECURE_NO_TOKEN=true to accept unauthenticated writes)"
+        )
     app = create_app(settings, database_url(settings))
-    uvicorn.run(app, host=host or settings.api_host, port=port or settings.api_port, log_level="info")
+    uvicorn.run(app, host=bind, port=port or settings.api_port, log_level="info", access_log=False)
 
 
 @cli.command("worker")
@@ -208,6 +248,17 @@ def down_cmd(settings: Settings, keep_db: bool) -> None:
         click.echo(f"{name}: {'stopped' if processes.stop(home, name) else 'not running'}")
     if not keep_db and settings.database_url is None:
         click.echo(f"database: {'stopped' if embedded_cluster(settings).stop() else 'not running'}")
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def main() -> None:

@@ -30,11 +30,21 @@ class Settings(BaseSettings):
     )
     pool_min_size: int = Field(default=1, ge=0, description="Connections the API keeps open.")
     pool_max_size: int = Field(default=10, ge=1, description="Most connections the API opens.")
+    pool_timeout_seconds: float = Field(
+        default=2.0, gt=0, description="Wait for a free connection this long, then answer 503 + Retry-After."
+    )
+    ingest_role: str = Field(
+        default="tsmon_ingest", description="Role the API's connections SET ROLE to (empty: do not switch)."
+    )
     api_host: str = Field(default="127.0.0.1", description="Address `tsmon serve` binds.")
+    api_insecure_no_token: bool = Field(
+        default=False, description="Allow a non-loopback bind without TSMON_API_TOKEN (not recommended)."
+    )
     api_port: int = Field(default=8428, ge=1, le=65535, description="Port `tsmon serve` binds.")
     api_token: SecretStr | None = Field(
         default=None,
-        description="Token senders present (Token/Bearer) to the write endpoints, which arrive in step 2.",
+        description="Token the write endpoints require (Token/Bearer, Basic password or ?p=); "
+        "required when the API binds a non-loopback address.",
     )
     reader_password: SecretStr | None = Field(
         default=None, description="If set, `tsmon migrate` lets role tsmon_reader (Grafana) log in with it."
@@ -60,4 +70,7 @@ class Settings(BaseSettings):
     )
     raw_retention_days: float = Field(
         default=30.0, gt=0, description="Raw samples kept this long; older samples are refused at ingest."
+    )
+    scrape_config: Path | None = Field(
+        default=None, description="Prometheus-like YAML of scrape jobs; unset: scrape tsmon's own API."
     )

@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import httpx
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from psycopg_pool import ConnectionPool
 
-from tsmon.ingest.batch import SampleBatch, canonical_labels, datetime_to_us
-from tsmon.ingest.writer import SampleWriter, SeriesCache
+from tsmon.ingest.batch import ParseResult, SampleBatch, canonical_labels, datetime_to_us
+from tsmon.ingest.limits import Limits
+from tsmon.ingest.service import IngestMetrics, IngestService
+from tsmon.ingest.writer import SeriesCache
+from tsmon.scrape.config import ScrapeJob, jobs_from_settings
 from tsmon.scrape.host import collect_host_samples, host_name
+from tsmon.scrape.scraper import scrape
 from tsmon.settings import Settings
 
 log = logging.getLogger("tsmon.worker")
 
 HOST_METRICS_INTERVAL_S = 15
 OWN_METRICS_INTERVAL_S = 15
+SCRAPE_THREADS = 8
 
 
 @dataclass
@@ -30,15 +37,19 @@ class WorkerMetrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def __post_init__(self) -> None:
-        self.runs = Counter(
-            "tsmon_job_runs", "Job runs by outcome.", ["job_id", "outcome"], registry=self.registry
-        )
+        r = self.registry
+        self.runs = Counter("tsmon_job_runs", "Job runs by outcome.", ["job_id", "outcome"], registry=r)
         self.missed = Counter(
-            "tsmon_job_missed", "Runs skipped past their misfire grace.", ["job_id"], registry=self.registry
+            "tsmon_job_missed", "Runs skipped past their misfire grace.", ["job_id"], registry=r
         )
-        self.duration = Histogram(
-            "tsmon_job_duration_seconds", "Job run time.", ["job_id"], registry=self.registry
+        self.duration = Histogram("tsmon_job_duration_seconds", "Job run time.", ["job_id"], registry=r)
+        self.scrape_failures = Counter(
+            "tsmon_scrape_failures",
+            "Scrapes that failed (target down or invalid).",
+            ["scrape_job"],
+            registry=r,
         )
+        self.ingest = IngestMetrics(r)
 
 
 @dataclass
@@ -49,25 +60,29 @@ class WorkerContext:
     pool: ConnectionPool
     metrics: WorkerMetrics
     instance: str = field(default_factory=host_name)
-    cache: SeriesCache = field(init=False)
+    ingest: IngestService = field(init=False)
+    http: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
-        self.cache = SeriesCache(self.settings.series_cache_size)
+        cache = SeriesCache(self.settings.series_cache_size)
+        self.ingest = IngestService(
+            self.pool, Limits.from_settings(self.settings), cache, self.metrics.ingest
+        )
+        self.http = httpx.Client(follow_redirects=True)
 
-    def write(self, samples: list[tuple[str, dict[str, str], float]], at: datetime) -> int:
+    def write(self, samples: list[tuple[str, dict[str, str], float]], at: datetime, protocol: str) -> int:
         batch = SampleBatch()
         t = datetime_to_us(at)
         for name, labels, value in samples:
             batch.append(name, canonical_labels(labels), t, value)
-        with self.pool.connection() as conn:
-            return SampleWriter(conn, self.cache).write(batch).rows
+        return self.ingest.ingest(ParseResult(batch), protocol).accepted
 
 
 # -- jobs (module-level, registered by reference) ------------------------------------------------
 def collect_host_metrics(ctx: WorkerContext) -> None:
     """Read this host's metrics and store them."""
     with ctx.metrics.duration.labels("collect_host_metrics").time():
-        ctx.write(collect_host_samples(ctx.instance), datetime.now(UTC))
+        ctx.write(collect_host_samples(ctx.instance), datetime.now(UTC), "host")
 
 
 def record_own_metrics(ctx: WorkerContext) -> None:
@@ -79,18 +94,37 @@ def record_own_metrics(ctx: WorkerContext) -> None:
         for s in family.samples
         if not s.name.endswith("_created")
     ]
-    ctx.write(samples, datetime.now(UTC))
+    ctx.write(samples, datetime.now(UTC), "self")
+
+
+def scrape_targets(ctx: WorkerContext, job: ScrapeJob) -> None:
+    """Scrape every target of one job concurrently and store the samples, `up` included."""
+    with ctx.metrics.duration.labels(f"scrape:{job.job_name}").time():
+        with ThreadPoolExecutor(max_workers=min(SCRAPE_THREADS, len(job.targets))) as pool:
+            outcomes = list(pool.map(lambda t: scrape(ctx.http, job, t), job.targets))
+        combined = ParseResult()
+        for target, outcome in zip(job.targets, outcomes, strict=True):
+            if outcome.error:
+                ctx.metrics.scrape_failures.labels(job.job_name).inc()
+                log.warning("scrape %s %s failed: %s", job.job_name, target.address, outcome.error)
+            b = outcome.result.batch
+            for row in zip(b.metrics, b.labels, b.times_us, b.values, strict=True):
+                combined.batch.append(*row)
+        ctx.ingest.ingest(combined, "scrape")
 
 
 # -- scheduler -----------------------------------------------------------------------------------
-def build_scheduler(ctx: WorkerContext, scheduler: BaseScheduler | None = None) -> BaseScheduler:
+def build_scheduler(
+    ctx: WorkerContext, scheduler: BaseScheduler | None = None, scrape_jobs: list[ScrapeJob] | None = None
+) -> BaseScheduler:
     """Register every job with coalescing, one instance at a time and an explicit misfire grace."""
     scheduler = scheduler or BlockingScheduler(timezone=UTC)
-    common = {"coalesce": True, "max_instances": 1, "args": [ctx], "next_run_time": datetime.now(UTC)}
+    common = {"coalesce": True, "max_instances": 1, "next_run_time": datetime.now(UTC)}
     scheduler.add_job(
         collect_host_metrics,
         "interval",
         seconds=HOST_METRICS_INTERVAL_S,
+        args=[ctx],
         id="collect_host_metrics",
         misfire_grace_time=HOST_METRICS_INTERVAL_S,
         **common,
@@ -99,10 +133,26 @@ def build_scheduler(ctx: WorkerContext, scheduler: BaseScheduler | None = None) 
         record_own_metrics,
         "interval",
         seconds=OWN_METRICS_INTERVAL_S,
+        args=[ctx],
         id="record_own_metrics",
         misfire_grace_time=OWN_METRICS_INTERVAL_S,
         **common,
     )
+    jobs = (
+        scrape_jobs
+        if scrape_jobs is not None
+        else jobs_from_settings(ctx.settings.scrape_config, ctx.settings.api_host, ctx.settings.api_port)
+    )
+    for job in jobs:
+        scheduler.add_job(
+            scrape_targets,
+            "interval",
+            seconds=job.interval_s,
+            args=[ctx, job],
+            id=f"scrape:{job.job_name}",
+            misfire_grace_time=max(int(job.interval_s), 1),
+            **common,
+        )
 
     def on_event(event: JobExecutionEvent) -> None:
         if event.code == EVENT_JOB_MISSED:
@@ -122,6 +172,7 @@ def run_worker(settings: Settings, database_url: str) -> None:
     """Run the scheduler until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per run is noise
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     pool = ConnectionPool(
         database_url,
         min_size=1,
@@ -137,4 +188,5 @@ def run_worker(settings: Settings, database_url: str) -> None:
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
+        ctx.http.close()
         pool.close()

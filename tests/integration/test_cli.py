@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import psycopg
@@ -18,10 +20,9 @@ def run(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunn
     return CliRunner()
 
 
-GOOD = (
-    'time,metric,labels,value\n2026-01-01T00:00:00Z,cpu,"{""host"":""a""}",1\n2026-01-01T00:00:10Z,cpu,,2\n'
-)
-BAD = GOOD + "nope,cpu,,3\n2026-01-01T00:00:20Z,cpu,,x\n"
+T0 = int(time.time()) // 60 * 60 - 3600  # recent: older samples than the retention are refused
+GOOD = f'time,metric,labels,value\n{T0},cpu,"{{""host"":""a""}}",1\n{T0 + 10},cpu,,2\n'
+BAD = GOOD + f"nope,cpu,,3\n{T0 + 20},cpu,,x\n"
 
 
 def test_migrate_reports_up_to_date(run: CliRunner) -> None:
@@ -36,7 +37,7 @@ def test_ingest_good_file(run: CliRunner, tmp_path: Path, db_url: str) -> None:
     f.write_text(GOOD)
     result = run.invoke(cli, ["ingest", str(f)])
     assert result.exit_code == 0, result.output
-    assert "2 rows stored, 0 rejected, 2 new series" in result.output
+    assert "2 samples stored, 0 rejected" in result.output
     with psycopg.connect(db_url) as c:
         rows = c.execute(
             "SELECT metric, labels::text, value FROM tsmon.metric_samples ORDER BY time"
@@ -53,7 +54,7 @@ def test_ingest_file_with_bad_lines_stores_good_ones_and_says_where(
     assert result.exit_code == 1
     assert f"{f}:4: time 'nope' is neither ISO 8601 nor a Unix epoch number" in result.output
     assert f"{f}:5: value 'x' is not a number" in result.output
-    assert "2 rows stored, 2 rejected" in result.output
+    assert "2 samples stored, 2 rejected" in result.output
     with psycopg.connect(db_url) as c:
         assert c.execute("SELECT count(*) FROM tsmon.samples").fetchone() == (2,)
 
@@ -63,7 +64,7 @@ def test_strict_ingest_writes_nothing(run: CliRunner, tmp_path: Path, db_url: st
     f.write_text(BAD)
     result = run.invoke(cli, ["ingest", "--strict", "--batch-rows", "1", str(f)])
     assert result.exit_code == 1
-    assert "nothing written (--strict): 2 bad rows" in result.output
+    assert "nothing written (--strict): 2 bad lines" in result.output
     with psycopg.connect(db_url) as c:
         assert c.execute("SELECT count(*) FROM tsmon.samples").fetchone() == (0,)
 
@@ -79,8 +80,40 @@ def test_unreadable_files_exit_2(run: CliRunner, tmp_path: Path) -> None:
 
 def test_small_batches_commit_independently(run: CliRunner, tmp_path: Path, db_url: str) -> None:
     f = tmp_path / "many.csv"
-    f.write_text("time,metric,labels,value\n" + "".join(f"{1767225600 + i},m,,{i}\n" for i in range(25)))
+    f.write_text("time,metric,labels,value\n" + "".join(f"{T0 + i},m,,{i}\n" for i in range(25)))
     result = run.invoke(cli, ["ingest", "--batch-rows", "10", str(f)])
     assert result.exit_code == 0, result.output
     with psycopg.connect(db_url) as c:
         assert c.execute("SELECT count(*), sum(value) FROM tsmon.metric_samples").fetchone() == (25, 300.0)
+
+
+def test_every_format_streams_through_the_same_writer(run: CliRunner, tmp_path: Path, db_url: str) -> None:
+    ns = T0 * 1_000_000_000
+    files = {
+        "a.lp": f'weather,city=Oslo temp=3.5,note="cold\nand dark" {ns}\n'
+        f"weather,city=Oslo temp=NaN {ns + 1}\nweather,city=Rome temp=18i {ns}\n",
+        "b.prom": f'# TYPE up gauge\nup{{job="x"}} 1 {T0 * 1000}\nbroken{{ 3\n',
+        "c.jsonl": json.dumps({"metric": "j", "labels": {"k": "v"}, "points": [[T0, 1], [T0 + 1, "2.5"]]})
+        + "\n",
+        "d.json": json.dumps([{"metric": "j2", "points": [[T0, 7]]}]),
+    }
+    outputs = {}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+        outputs[name] = run.invoke(cli, ["ingest", "--batch-rows", "1", str(tmp_path / name)])
+    assert outputs["a.lp"].exit_code == 1 and f"{tmp_path / 'a.lp'}:3: " in outputs["a.lp"].output
+    assert "2 samples stored, 1 rejected, 1 string fields skipped" in outputs["a.lp"].output
+    assert outputs["b.prom"].exit_code == 1 and f"{tmp_path / 'b.prom'}:3: " in outputs["b.prom"].output
+    assert outputs["c.jsonl"].exit_code == 0 and outputs["d.json"].exit_code == 0
+    with psycopg.connect(db_url) as c:
+        rows = c.execute(
+            "SELECT metric, labels::text, value FROM tsmon.metric_samples ORDER BY 1, 2, time"
+        ).fetchall()
+    assert rows == [
+        ("j", '{"k": "v"}', 1.0),
+        ("j", '{"k": "v"}', 2.5),
+        ("j2", "{}", 7.0),
+        ("up", '{"job": "x"}', 1.0),
+        ("weather_temp", '{"city": "Oslo"}', 3.5),
+        ("weather_temp", '{"city": "Rome"}', 18.0),
+    ]

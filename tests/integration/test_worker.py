@@ -55,7 +55,7 @@ def test_host_metrics_job_stores_samples(ctx: WorkerContext, db_url: str) -> Non
 
 
 def test_job_outcomes_are_counted_and_stored(ctx: WorkerContext, db_url: str) -> None:
-    scheduler = build_scheduler(ctx, BackgroundScheduler())
+    scheduler = build_scheduler(ctx, BackgroundScheduler(), scrape_jobs=[])
     jobs = {j.id: j for j in scheduler.get_jobs()}
     assert set(jobs) == {"collect_host_metrics", "record_own_metrics"}
     for job in jobs.values():

@@ -106,9 +106,11 @@ def test_series_cache_is_bounded() -> None:
     cache = SeriesCache(2)
     cache.put(("a", "{}"), 1)
     cache.put(("b", "{}"), 2)
-    assert cache.get(("a", "{}")) == 1  # a is now most recent
-    cache.put(("c", "{}"), 3)
-    assert cache.get(("b", "{}")) is None and cache.get(("a", "{}")) == 1 and len(cache) == 2
+    assert cache.get(("a", "{}")) == 1 and len(cache) == 2
+    cache.put(("c", "{}"), 3)  # full: emptied, then c stored
+    assert cache.get(("a", "{}")) is None and cache.get(("c", "{}")) == 3 and len(cache) == 1
+    assert cache.get_many("c", ["{}", '{"x":"1"}']) == [3, None]
+    assert (cache.hits, cache.misses) == (3, 2)
 
 
 def test_cardinality_guard_refuses_new_series_only(conn: psycopg.Connection[tuple[object, ...]]) -> None:

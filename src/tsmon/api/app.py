@@ -1,18 +1,40 @@
-"""create_app(settings): the FastAPI app; the lifespan owns the database pool."""
+"""create_app(settings): the FastAPI app; the lifespan owns the database pool and the ingest service."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+import anyio
+import psycopg
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry, Histogram
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import ConnectionPool
 
 from tsmon import __version__
-from tsmon.api import health, metrics
+from tsmon.api import health, metrics, write
+from tsmon.api.body import BadBodyError, BodyTooLargeError, UnsupportedEncodingError
+from tsmon.errors import DatabaseUnavailableError
+from tsmon.ingest.limits import Limits
+from tsmon.ingest.service import IngestMetrics, IngestService
+from tsmon.ingest.writer import SeriesCache
 from tsmon.settings import Settings
+
+log = logging.getLogger("tsmon.api")
+RETRY_AFTER_SECONDS = "5"
+
+
+def _role_setter(role: str | None) -> Callable[[psycopg.Connection[tuple[object, ...]]], None]:
+    """Pool `configure` hook: drop to the ingest role, so this process can insert and nothing else."""
+
+    def configure(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+        if role:
+            conn.execute(psycopg.sql.SQL("SET ROLE {}").format(psycopg.sql.Identifier(role)))
+
+    return configure
 
 
 def create_app(settings: Settings, database_url: str, registry: CollectorRegistry | None = None) -> FastAPI:
@@ -24,24 +46,33 @@ def create_app(settings: Settings, database_url: str, registry: CollectorRegistr
         ["route", "code"],
         registry=registry,
     )
+    ingest_metrics = IngestMetrics(registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # open(wait=False): the API starts (and /healthz answers) even while the database is down.
-        pool: AsyncConnectionPool = AsyncConnectionPool(
+        pool = ConnectionPool(
             database_url,
             min_size=settings.pool_min_size,
             max_size=settings.pool_max_size,
             open=False,
-            timeout=2.0,
-            kwargs={"application_name": "tsmon-api", "autocommit": True},
+            timeout=settings.pool_timeout_seconds,
+            configure=_role_setter(settings.ingest_role),
+            kwargs={"application_name": "tsmon-api", "autocommit": True, "connect_timeout": 5},
         )
-        await pool.open(wait=False)
+        pool.open(wait=False)
         app.state.pool = pool
+        app.state.ingest = IngestService(
+            pool,
+            Limits.from_settings(settings),
+            SeriesCache(settings.series_cache_size),
+            ingest_metrics,
+            pool_timeout=settings.pool_timeout_seconds,
+        )
         try:
             yield
         finally:
-            await pool.close()
+            await anyio.to_thread.run_sync(pool.close)
 
     app = FastAPI(title="tsmon", version=__version__, lifespan=lifespan)
     app.state.settings = settings
@@ -56,6 +87,26 @@ def create_app(settings: Settings, database_url: str, registry: CollectorRegistr
         latency.labels(path, str(response.status_code)).observe(time.perf_counter() - start)
         return response
 
+    @app.exception_handler(DatabaseUnavailableError)
+    async def unavailable(request: Request, exc: DatabaseUnavailableError) -> Response:
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"error": str(exc)}, status_code=503, headers={"Retry-After": RETRY_AFTER_SECONDS}
+        )
+
+    @app.exception_handler(BodyTooLargeError)
+    async def too_large(request: Request, exc: BodyTooLargeError) -> Response:
+        return PlainTextResponse(str(exc), status_code=413)
+
+    @app.exception_handler(UnsupportedEncodingError)
+    async def bad_encoding(request: Request, exc: UnsupportedEncodingError) -> Response:
+        return PlainTextResponse(str(exc), status_code=415)
+
+    @app.exception_handler(BadBodyError)
+    async def bad_body(request: Request, exc: BadBodyError) -> Response:
+        return PlainTextResponse(str(exc), status_code=400)
+
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(write.router)
     return app

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from psycopg import Error as PsycopgError
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool
+
+from tsmon.ingest.service import TRANSIENT_ERRORS
 
 router = APIRouter()
 
@@ -17,13 +19,16 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def _ping(pool: ConnectionPool) -> None:
+    with pool.connection(timeout=2.0) as conn:
+        conn.execute("SELECT 1")
+
+
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    pool: AsyncConnectionPool = request.app.state.pool
     try:
-        async with pool.connection(timeout=2.0) as conn:
-            await conn.execute("SELECT 1")
-    except (PoolTimeout, PsycopgError) as exc:
+        await anyio.to_thread.run_sync(_ping, request.app.state.pool)
+    except TRANSIENT_ERRORS as exc:
         return JSONResponse(
             {"status": "unavailable", "reason": f"database unreachable: {type(exc).__name__}"},
             status_code=503,

@@ -12,6 +12,8 @@ from datetime import datetime
 
 from tsmon.errors import InputFileError
 from tsmon.ingest.batch import (
+    ParseResult,
+    Rejection,
     SampleBatch,
     canonical_labels,
     datetime_to_us,
@@ -149,3 +151,17 @@ def format_csv(batch: SampleBatch) -> str:
     ):
         w.writerow([us_to_datetime(time_us).isoformat(), metric, labels, repr(value)])
     return out.getvalue()
+
+
+def parse_csv_text(text: str) -> ParseResult:
+    """A whole CSV body (HTTP import): good rows in the batch, bad rows as `line N` rejections."""
+    out = ParseResult()
+    try:
+        for row in parse_rows(text.splitlines(keepends=True)):
+            if row.error is not None:
+                out.rejections.append(Rejection(f"line {row.line}", row.error))
+            else:
+                out.batch.append(row.metric, row.labels, row.time_us, row.value)
+    except InputFileError as exc:
+        out.rejections.append(Rejection("line 1", str(exc).removeprefix("line 1: ")))
+    return out

@@ -1,102 +1,206 @@
-"""Stream a file of samples into the database in constant memory, batch by batch, through the writer."""
+"""Stream a file of samples (csv, json, prom, lp) through the ingest service in constant memory."""
 
 from __future__ import annotations
 
+import codecs
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from tsmon.errors import InputFileError
-from tsmon.ingest.batch import Rejection, SampleBatch
-from tsmon.ingest.csv_format import CsvRow, parse_rows
-from tsmon.ingest.writer import SampleWriter
+from tsmon.ingest.batch import ParseResult, Rejection
+from tsmon.ingest.csv_format import parse_rows
+from tsmon.ingest.json_format import add_series, iter_json_objects
+from tsmon.ingest.line_protocol import parse_line_protocol
+from tsmon.ingest.service import IngestService
+from tsmon.scrape.exposition import parse_exposition
 
 MAX_LISTED_REJECTIONS = 100
+FORMATS = ("csv", "json", "prom", "lp")
+_READ_BYTES = 1 << 20
+
+OnBytes = Callable[[int], None] | None
 
 
 @dataclass
 class IngestReport:
-    """What happened to a file: rows stored, rows rejected (the first ones listed with file:line)."""
+    """What happened to a file: samples stored, samples rejected (the first reasons listed as file:line)."""
 
     path: str
     accepted: int = 0
     rejected: int = 0
-    new_series: int = 0
     batches: int = 0
     rejections: list[Rejection] = field(default_factory=list)
-    written: bool = True  # False when --strict found bad rows and wrote nothing
+    skipped: dict[str, int] = field(default_factory=dict)
+    written: bool = True  # False when --strict found bad input and wrote nothing
 
-    def reject(self, line: int, reason: str) -> None:
-        self.rejected += 1
-        if len(self.rejections) < MAX_LISTED_REJECTIONS:
-            self.rejections.append(Rejection(f"{self.path}:{line}", reason))
+    def add_rejections(self, rejections: list[Rejection]) -> None:
+        for r in rejections:
+            self.rejected += r.samples
+            if len(self.rejections) < MAX_LISTED_REJECTIONS:
+                where = (
+                    f"{self.path}:{r.where[5:]}" if r.where.startswith("line ") else f"{self.path}: {r.where}"
+                )
+                self.rejections.append(Rejection(where, r.reason, r.code, r.samples))
 
 
-def _lines(stream: BinaryIO, on_bytes: Callable[[int], None] | None) -> Iterator[str]:
-    # Decoding with "replace" keeps line numbers right; rows with U+FFFD are rejected by the parser.
+def _blocks(stream: BinaryIO, on_bytes: OnBytes) -> Iterator[bytes]:
+    while block := stream.read(_READ_BYTES):
+        if on_bytes is not None:
+            on_bytes(len(block))
+        yield block
+
+
+def _text(stream: BinaryIO, on_bytes: OnBytes) -> Iterator[str]:
+    # Decoding with "replace" keeps positions right; parsers reject text with U+FFFD where it matters.
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    for block in _blocks(stream, on_bytes):
+        yield decoder.decode(block)
+    yield decoder.decode(b"", final=True)
+
+
+def _lines(stream: BinaryIO, on_bytes: OnBytes) -> Iterator[str]:
     for raw in stream:
         if on_bytes is not None:
             on_bytes(len(raw))
         yield raw.decode("utf-8", errors="replace")
 
 
-def _rows(path: Path, on_bytes: Callable[[int], None] | None) -> Iterator[CsvRow]:
+def _csv(stream: BinaryIO, batch_rows: int, on_bytes: OnBytes) -> Iterator[ParseResult]:
+    out = ParseResult()
+    for row in parse_rows(_lines(stream, on_bytes)):
+        if row.error is not None:
+            out.rejections.append(Rejection(f"line {row.line}", row.error))
+        else:
+            out.batch.append(row.metric, row.labels, row.time_us, row.value)
+        if len(out.batch) >= batch_rows:
+            yield out
+            out = ParseResult()
+    yield out
+
+
+def _json(stream: BinaryIO, batch_rows: int, on_bytes: OnBytes) -> Iterator[ParseResult]:
+    out = ParseResult()
+    try:
+        for n, (line, obj) in enumerate(iter_json_objects(_text(stream, on_bytes))):
+            add_series(obj, f"line {line}: series #{n}", out)
+            if len(out.batch) >= batch_rows:
+                yield out
+                out = ParseResult()
+    except ValueError as exc:  # malformed JSON: nothing after it can be read
+        out.rejections.append(Rejection(str(exc).split(":", 1)[0], str(exc).split(": ", 1)[-1]))
+    yield out
+
+
+def _prom(stream: BinaryIO, batch_rows: int, on_bytes: OnBytes) -> Iterator[ParseResult]:
+    now_us = int(time.time() * 1e6)
+    chunk: list[str] = []
+    first = 1
+    for n, line in enumerate(_lines(stream, on_bytes), start=1):
+        chunk.append(line)
+        if len(chunk) >= batch_rows:
+            yield parse_exposition("".join(chunk), now_us, first_line=first)
+            chunk, first = [], n + 1
+    yield parse_exposition("".join(chunk), now_us, first_line=first)
+
+
+def _lp(stream: BinaryIO, batch_rows: int, on_bytes: OnBytes) -> Iterator[ParseResult]:
+    pending, first = b"", 1
+    blocks = _blocks(stream, on_bytes)
+    while True:
+        block = next(blocks, None)
+        data = pending + (block or b"")
+        complete, pending = _complete_entries(data) if block is not None else (data, b"")
+        if complete:
+            result = parse_line_protocol(complete, "ns")
+            for r in result.rejections:
+                if r.where.startswith("line "):
+                    r.where = f"line {int(r.where[5:]) + first - 1}"
+            first += complete.count(b"\n")
+            yield result
+        if block is None:
+            return
+
+
+def _ends_in_string(line: bytes, in_string: bool) -> bool:
+    """Whether a line-protocol line ends inside a quoted string field (the entry goes on)."""
+    i, n = 0, len(line)
+    if not in_string:
+        if line.startswith(b"#"):
+            return False
+        while i < n and line[i] != 0x20:  # measurement and tags end at the first unescaped space
+            i += 2 if line[i] == 0x5C else 1
+    while i < n:
+        c = line[i]
+        if c == 0x5C:  # a backslash escapes the next byte, inside or outside strings
+            i += 2
+            continue
+        if c == 0x22:
+            in_string = not in_string
+        i += 1
+    return in_string
+
+
+def _complete_entries(data: bytes) -> tuple[bytes, bytes]:
+    """Split at the last newline that ends an entry (string fields may hold raw newlines)."""
+    if b'"' not in data:
+        cut = data.rfind(b"\n") + 1
+        return data[:cut], data[cut:]
+    boundary, pos, in_string = 0, 0, False
+    while (nl := data.find(b"\n", pos)) >= 0:
+        line = data[pos:nl]
+        if in_string or b'"' in line:
+            in_string = _ends_in_string(line, in_string)
+        if not in_string:
+            boundary = nl + 1
+        pos = nl + 1
+    return data[:boundary], data[boundary:]
+
+
+_READERS = {"csv": _csv, "json": _json, "prom": _prom, "lp": _lp}
+
+
+def _results(path: Path, fmt: str, batch_rows: int, on_bytes: OnBytes) -> Iterator[ParseResult]:
     try:
         stream = path.open("rb")
     except OSError as exc:
         raise InputFileError(f"{path}: cannot open: {exc.strerror}") from exc
     with stream:
         try:
-            yield from parse_rows(_lines(stream, on_bytes))
+            yield from _READERS[fmt](stream, batch_rows, on_bytes)
         except InputFileError as exc:
             raise InputFileError(f"{path}:{exc}") from exc
 
 
-def ingest_csv(
-    writer: SampleWriter,
+def ingest_file(
+    service: IngestService,
     path: Path,
+    fmt: str = "csv",
+    *,
     batch_rows: int = 50_000,
     strict: bool = False,
-    on_bytes: Callable[[int], None] | None = None,
+    on_bytes: OnBytes = None,
 ) -> IngestReport:
-    """Store the good rows of a CSV file and report the bad ones.
+    """Store the good samples of a file and report the bad ones.
 
-    Default policy: every valid row is stored, each invalid row is reported as file:line: reason.
-    ``strict``: a first pass validates the whole file; if any row is bad, nothing is written.
+    Default policy: every valid sample is stored, each invalid line is reported as file:line: reason.
+    ``strict``: a first pass validates the whole file; if any line is bad, nothing is written.
     Each batch is one transaction, so a database error never leaves a batch half-written.
     """
     report = IngestReport(str(path))
     if strict:
-        for row in _rows(path, None):
-            if row.error is not None:
-                report.reject(row.line, row.error)
+        for result in _results(path, fmt, batch_rows, None):
+            report.add_rejections(result.rejections)
         if report.rejected:
             report.written = False
             return report
-    batch = SampleBatch()
-    for row in _rows(path, on_bytes):
-        if row.error is not None:
-            report.reject(row.line, row.error)
-            continue
-        batch.append(row.metric, row.labels, row.time_us, row.value)
-        if len(batch) >= batch_rows:
-            _flush(writer, batch, report)
-            batch = SampleBatch()
-    _flush(writer, batch, report)
+    for result in _results(path, fmt, batch_rows, on_bytes):
+        outcome = service.ingest(result, fmt)
+        report.accepted += outcome.accepted
+        report.add_rejections(outcome.rejections)
+        for reason, n in outcome.skipped.items():
+            report.skipped[reason] = report.skipped.get(reason, 0) + n
+        report.batches += 1
     return report
-
-
-def _flush(writer: SampleWriter, batch: SampleBatch, report: IngestReport) -> None:
-    if not len(batch):
-        return
-    result = writer.write(batch)
-    report.accepted += len(batch) - result.rejected_samples
-    report.new_series += result.new_series
-    report.batches += 1
-    for r in result.rejected:
-        report.rejected += r.samples
-        if len(report.rejections) < MAX_LISTED_REJECTIONS:
-            where = f"{report.path}: series {r.metric}{r.labels}"
-            reason = f"{r.refusal.reason} ({r.samples} rows)"
-            report.rejections.append(Rejection(where, reason, r.refusal.code, r.samples))

@@ -76,7 +76,10 @@ def filter_times(
     batch: SampleBatch, oldest_us: int, newest_us: int, limits: Limits
 ) -> tuple[SampleBatch, list[Rejection]]:
     """Drop samples outside the accepted time window, one rejection per series and reason."""
-    times = np.asarray(batch.times_us, dtype=np.int64)
+    try:
+        times = np.asarray(batch.times_us, dtype=np.int64)
+    except OverflowError:  # a timestamp beyond int64 µs: clamp, it is refused as out of the window anyway
+        times = np.asarray([min(max(t, -(2**63)), 2**63 - 1) for t in batch.times_us], dtype=np.int64)
     too_old, too_new = times < oldest_us, times > newest_us
     bad = too_old | too_new
     if not bad.any():

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import psycopg
 from psycopg import errors
 
@@ -44,34 +44,44 @@ def encode_copy_binary(series_ids: np.ndarray, times_us: np.ndarray, values: np.
 
 
 class SeriesCache:
-    """Bounded LRU map from (metric, canonical labels) to series id; safe to share between threads."""
+    """Bounded map metric -> canonical labels -> series id, shared by threads.
+
+    When full it is emptied rather than trimmed (LRU bookkeeping cost more than the lookups
+    themselves): a working set larger than the cache then costs one database round trip per
+    batch until it is warm again. Size it above the number of active series.
+    """
 
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
-        self._ids: OrderedDict[SeriesKey, int] = OrderedDict()
+        self._by_metric: dict[str, dict[str, int]] = {}
+        self._size = 0
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
+    def get_many(self, metric: str, labels: list[str]) -> list[int | None]:
+        """Ids (or None) for label sets of one metric: the hot path of every write."""
+        ids = self._by_metric.get(metric)
+        found: list[int | None] = [None] * len(labels) if ids is None else list(map(ids.get, labels))
+        hits = len(found) - found.count(None)
+        self.hits += hits
+        self.misses += len(found) - hits
+        return found
+
     def get(self, key: SeriesKey) -> int | None:
-        with self._lock:
-            sid = self._ids.get(key)
-            if sid is None:
-                self.misses += 1
-                return None
-            self.hits += 1
-            self._ids.move_to_end(key)
-            return sid
+        return self.get_many(key[0], [key[1]])[0]
 
     def put(self, key: SeriesKey, sid: int) -> None:
         with self._lock:
-            self._ids[key] = sid
-            self._ids.move_to_end(key)
-            while len(self._ids) > self.max_size:
-                self._ids.popitem(last=False)
+            if self._size >= self.max_size:
+                self._by_metric, self._size = {}, 0
+            ids = self._by_metric.setdefault(key[0], {})
+            if key[1] not in ids:
+                self._size += 1
+            ids[key[1]] = sid
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return self._size
 
 
 @dataclass
@@ -109,75 +119,117 @@ class SampleWriter:
     def resolve_series(
         self, keys: list[SeriesKey]
     ) -> tuple[dict[SeriesKey, int], dict[SeriesKey, Refusal], int]:
-        """Ids for the keys, creating missing series in their own committed transaction.
+        """Ids for the keys, from the cache or the database; returns (ids, refused keys, series created)."""
+        found: dict[SeriesKey, int] = {}
+        missing: list[SeriesKey] = []
+        by_metric: dict[str, list[str]] = {}
+        for metric, labels in dict.fromkeys(keys):
+            by_metric.setdefault(metric, []).append(labels)
+        for metric, label_list in by_metric.items():
+            for labels, sid in zip(label_list, self.cache.get_many(metric, label_list), strict=True):
+                if sid is None:
+                    missing.append((metric, labels))
+                else:
+                    found[(metric, labels)] = sid
+        created_ids, refused, created = self._resolve_missing(missing)
+        found.update(created_ids)
+        return found, refused, created
+
+    def _resolve_missing(
+        self, missing: list[SeriesKey]
+    ) -> tuple[dict[SeriesKey, int], dict[SeriesKey, Refusal], int]:
+        """Check limits, then find or create the series in their own committed transaction.
 
         Committed separately so a sample batch that later rolls back never leaves the cache
-        pointing at ids that do not exist. Returns (ids, refused keys with reasons, series created).
+        pointing at ids that do not exist.
         """
         found: dict[SeriesKey, int] = {}
         refused: dict[SeriesKey, Refusal] = {}
-        missing: list[SeriesKey] = []
-        for key in dict.fromkeys(keys):
-            sid = self.cache.get(key)
-            if sid is not None:
-                found[key] = sid
-                continue
+        valid = []
+        for key in missing:
             refusal = self.limits.check_series(*key)
             if refusal is None:
-                missing.append(key)
+                valid.append(key)
             else:
                 refused[key] = refusal
+        if not valid:
+            return found, refused, 0
+        valid.sort()  # a stable order for locks taken by concurrent writers
+        with self.conn.transaction():
+            rows = self.conn.execute(
+                "SELECT idx, series_id, created, refused FROM tsmon.resolve_series(%s, %s, %s, %s)",
+                (
+                    [k[0] for k in valid],
+                    [k[1] for k in valid],
+                    self.limits.max_series_per_metric,
+                    self.limits.max_series_total,
+                ),
+            ).fetchall()
         created = 0
-        if missing:
-            missing.sort()  # a stable order for locks taken by concurrent writers
-            with self.conn.transaction():
-                rows = self.conn.execute(
-                    "SELECT idx, series_id, created, refused FROM tsmon.resolve_series(%s, %s, %s, %s)",
-                    (
-                        [k[0] for k in missing],
-                        [k[1] for k in missing],
-                        self.limits.max_series_per_metric,
-                        self.limits.max_series_total,
-                    ),
-                ).fetchall()
-            for idx, series_id, was_created, refusal_code in rows:
-                key = missing[int(str(idx)) - 1]
-                if series_id is None:
-                    code = str(refusal_code)
-                    limit = (
-                        self.limits.max_series_per_metric
-                        if code.endswith("metric")
-                        else self.limits.max_series_total
-                    )
-                    refused[key] = Refusal(code, SERIES_LIMIT_REASONS[code].format(limit=limit))
-                    continue
-                sid = int(str(series_id))
-                found[key] = sid
-                self.cache.put(key, sid)
-                created += bool(was_created)
+        for idx, series_id, was_created, refusal_code in rows:
+            key = valid[int(str(idx)) - 1]
+            if series_id is None:
+                code = str(refusal_code)
+                limit = (
+                    self.limits.max_series_per_metric
+                    if code.endswith("metric")
+                    else self.limits.max_series_total
+                )
+                refused[key] = Refusal(code, SERIES_LIMIT_REASONS[code].format(limit=limit))
+                continue
+            sid = int(str(series_id))
+            found[key] = sid
+            self.cache.put(key, sid)
+            created += bool(was_created)
         return found, refused, created
+
+    def _series_ids(self, batch: SampleBatch) -> tuple[np.ndarray, np.ndarray, list[SeriesRejection], int]:
+        """Per-row series id (-1 where refused), plus the refused series and how many were created.
+
+        Factorised in C: per-row work stays out of Python, only distinct series are looked up, and
+        only cache misses become (metric, labels) tuples.
+        """
+        metric_codes, metric_names = pd.factorize(np.asarray(batch.metrics, dtype=object))
+        label_codes, label_texts = pd.factorize(np.asarray(batch.labels, dtype=object))
+        n_labels = len(label_texts)
+        combined = metric_codes.astype(np.int64) * n_labels + label_codes
+        unique_codes, row_series = np.unique(combined, return_inverse=True)
+        unique_metric, unique_labels = unique_codes // n_labels, unique_codes % n_labels
+        key_ids = np.full(len(unique_codes), -1, dtype=np.int64)
+        missing: list[tuple[int, SeriesKey]] = []
+        for m in np.unique(unique_metric).tolist():
+            positions = np.flatnonzero(unique_metric == m)
+            metric, texts = str(metric_names[m]), label_texts[unique_labels[positions]].tolist()
+            for pos, text, sid in zip(
+                positions.tolist(), texts, self.cache.get_many(metric, texts), strict=True
+            ):
+                if sid is None:
+                    missing.append((pos, (metric, text)))
+                else:
+                    key_ids[pos] = sid
+        ids, refused, created = self._resolve_missing([key for _, key in missing])
+        rejected: list[SeriesRejection] = []
+        if refused:
+            per_key = np.bincount(row_series, minlength=len(unique_codes))
+        for pos, key in missing:
+            if key in refused:
+                rejected.append(SeriesRejection(key[0], key[1], refused[key], int(per_key[pos])))
+            else:
+                key_ids[pos] = ids[key]
+        return key_ids[row_series], row_series, rejected, created
 
     def write(self, batch: SampleBatch) -> WriteResult:
         """Store a batch in one transaction: all of its acceptable series, or (on error) nothing."""
         if not len(batch):
             return WriteResult(0, 0, upserted=False)
-        keys = list(zip(batch.metrics, batch.labels, strict=True))
-        ids, refused, created = self.resolve_series(keys)
+        sids, _, rejected, created = self._series_ids(batch)
         times = np.asarray(batch.times_us, dtype=np.int64)
         values = np.asarray(batch.values, dtype=np.float64)
-        rejected: list[SeriesRejection] = []
-        if refused:
-            keep_rows = np.fromiter((k not in refused for k in keys), dtype=bool, count=len(keys))
-            counts: dict[SeriesKey, int] = {}
-            for k in keys:
-                if k in refused:
-                    counts[k] = counts.get(k, 0) + 1
-            rejected = [SeriesRejection(k[0], k[1], refused[k], n) for k, n in counts.items()]
-            keys = [k for k in keys if k not in refused]
-            times, values = times[keep_rows], values[keep_rows]
-        if not keys:
+        if rejected:
+            accepted = sids >= 0
+            sids, times, values = sids[accepted], times[accepted], values[accepted]
+        if not len(sids):
             return WriteResult(0, created, upserted=False, rejected=rejected)
-        sids = np.fromiter((ids[k] for k in keys), dtype=np.int64, count=len(keys))
         # Sort in index order (about doubles COPY speed); stable, so among duplicates of one
         # (series, time) the last one sent is last, and is the one kept: newest value wins.
         order = np.lexsort((times, sids))

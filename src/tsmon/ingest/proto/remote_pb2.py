@@ -20,7 +20,7 @@ _sym_db = _symbol_database.Default()
 
 
 DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(
-    b'\n\x0cremote.proto\x12\x0ctsmon.remote"r\n\x0cWriteRequest\x12,\n\ntimeseries\x18\x01 \x03(\x0b\x32\x18.tsmon.remote.TimeSeries\x12.\n\x08metadata\x18\x03 \x03(\x0b\x32\x1c.tsmon.remote.MetricMetadataJ\x04\x08\x02\x10\x03"\xb0\x01\n\nTimeSeries\x12#\n\x06labels\x18\x01 \x03(\x0b\x32\x13.tsmon.remote.Label\x12%\n\x07samples\x18\x02 \x03(\x0b\x32\x14.tsmon.remote.Sample\x12)\n\texemplars\x18\x03 \x03(\x0b\x32\x16.tsmon.remote.Exemplar\x12+\n\nhistograms\x18\x04 \x03(\x0b\x32\x17.tsmon.remote.Histogram"$\n\x05Label\x12\x0c\n\x04name\x18\x01 \x01(\x0c\x12\r\n\x05value\x18\x02 \x01(\x0c"*\n\x06Sample\x12\r\n\x05value\x18\x01 \x01(\x01\x12\x11\n\ttimestamp\x18\x02 \x01(\x03"Q\n\x08\x45xemplar\x12#\n\x06labels\x18\x01 \x03(\x0b\x32\x13.tsmon.remote.Label\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x11\n\ttimestamp\x18\x03 \x01(\x03"\x0b\n\tHistogram"\xfa\x01\n\x0eMetricMetadata\x12\x35\n\x04type\x18\x01 \x01(\x0e\x32\'.tsmon.remote.MetricMetadata.MetricType\x12\x1a\n\x12metric_family_name\x18\x02 \x01(\x0c\x12\x0c\n\x04help\x18\x04 \x01(\x0c\x12\x0c\n\x04unit\x18\x05 \x01(\x0c"y\n\nMetricType\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x0b\n\x07\x43OUNTER\x10\x01\x12\t\n\x05GAUGE\x10\x02\x12\r\n\tHISTOGRAM\x10\x03\x12\x12\n\x0eGAUGEHISTOGRAM\x10\x04\x12\x0b\n\x07SUMMARY\x10\x05\x12\x08\n\x04INFO\x10\x06\x12\x0c\n\x08STATESET\x10\x07\x62\x06proto3'
+    b'\n\x0cremote.proto\x12\x0ctsmon.remote"r\n\x0cWriteRequest\x12,\n\ntimeseries\x18\x01 \x03(\x0b\x32\x18.tsmon.remote.TimeSeries\x12.\n\x08metadata\x18\x03 \x03(\x0b\x32\x1c.tsmon.remote.MetricMetadataJ\x04\x08\x02\x10\x03"\xb0\x01\n\nTimeSeries\x12#\n\x06labels\x18\x01 \x03(\x0b\x32\x13.tsmon.remote.Label\x12%\n\x07samples\x18\x02 \x03(\x0b\x32\x14.tsmon.remote.Sample\x12)\n\texemplars\x18\x03 \x03(\x0b\x32\x16.tsmon.remote.Exemplar\x12+\n\nhistograms\x18\x04 \x03(\x0b\x32\x17.tsmon.remote.Histogram"$\n\x05Label\x12\x0c\n\x04name\x18\x01 \x01(\x0c\x12\r\n\x05value\x18\x02 \x01(\x0c"*\n\x06Sample\x12\r\n\x05value\x18\x01 \x01(\x01\x12\x11\n\ttimestamp\x18\x02 \x01(\x03"Q\n\x08\x45xemplar\x12#\n\x06labels\x18\x01 \x03(\x0b\x32\x13.tsmon.remote.Label\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x11\n\ttimestamp\x18\x03 \x01(\x03"\x0b\n\tHistogram"\xfa\x01\n\x0eMetricMetadata\x12\x35\n\x04type\x18\x01 \x01(\x0e\x32\'.tsmon.remote.MetricMetadata.MetricType\x12\x1a\n\x12metric_family_name\x18\x02 \x01(\x0c\x12\x0c\n\x04help\x18\x04 \x01(\x0c\x12\x0c\n\x04unit\x18\x05 \x01(\x0c"y\n\nMetricType\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x0b\n\x07\x43OUNTER\x10\x01\x12\t\n\x05GAUGE\x10\x02\x12\r\n\tHISTOGRAM\x10\x03\x12\x12\n\x0eGAUGEHISTOGRAM\x10\x04\x12\x0b\n\x07SUMMARY\x10\x05\x12\x08\n\x04INFO\x10\x06\x12\x0c\n\x08STATESET\x10\x07"@\n\nLabelsView\x12\x32\n\ntimeseries\x18\x01 \x03(\x0b\x32\x1e.tsmon.remote.LabelsViewSeries"I\n\x10LabelsViewSeries\x12\x0e\n\x06labels\x18\x01 \x03(\x0c\x12\x11\n\texemplars\x18\x03 \x03(\x0c\x12\x12\n\nhistograms\x18\x04 \x03(\x0c"!\n\x0bSeriesBlobs\x12\x12\n\ntimeseries\x18\x01 \x03(\x0c"B\n\x0bSamplesView\x12\x33\n\ntimeseries\x18\x01 \x03(\x0b\x32\x1f.tsmon.remote.SamplesViewSeries":\n\x11SamplesViewSeries\x12%\n\x07samples\x18\x02 \x03(\x0b\x32\x14.tsmon.remote.Sample"8\n\x11RemoteWrite2Probe\x12\x0f\n\x07symbols\x18\x04 \x03(\x0c\x12\x12\n\ntimeseries\x18\x05 \x03(\x0c\x62\x06proto3'
 )
 
 _globals = globals()
@@ -44,4 +44,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
     _globals["_METRICMETADATA"]._serialized_end = 754
     _globals["_METRICMETADATA_METRICTYPE"]._serialized_start = 633
     _globals["_METRICMETADATA_METRICTYPE"]._serialized_end = 754
+    _globals["_LABELSVIEW"]._serialized_start = 756
+    _globals["_LABELSVIEW"]._serialized_end = 820
+    _globals["_LABELSVIEWSERIES"]._serialized_start = 822
+    _globals["_LABELSVIEWSERIES"]._serialized_end = 895
+    _globals["_SERIESBLOBS"]._serialized_start = 897
+    _globals["_SERIESBLOBS"]._serialized_end = 930
+    _globals["_SAMPLESVIEW"]._serialized_start = 932
+    _globals["_SAMPLESVIEW"]._serialized_end = 998
+    _globals["_SAMPLESVIEWSERIES"]._serialized_start = 1000
+    _globals["_SAMPLESVIEWSERIES"]._serialized_end = 1058
+    _globals["_REMOTEWRITE2PROBE"]._serialized_start = 1060
+    _globals["_REMOTEWRITE2PROBE"]._serialized_end = 1116
 # @@protoc_insertion_point(module_scope)

@@ -111,3 +111,56 @@ class MetricMetadata(_message.Message):
         help: _Optional[bytes] = ...,
         unit: _Optional[bytes] = ...,
     ) -> None: ...
+
+class LabelsView(_message.Message):
+    __slots__ = ("timeseries",)
+    TIMESERIES_FIELD_NUMBER: _ClassVar[int]
+    timeseries: _containers.RepeatedCompositeFieldContainer[LabelsViewSeries]
+    def __init__(
+        self, timeseries: _Optional[_Iterable[_Union[LabelsViewSeries, _Mapping]]] = ...
+    ) -> None: ...
+
+class LabelsViewSeries(_message.Message):
+    __slots__ = ("labels", "exemplars", "histograms")
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    EXEMPLARS_FIELD_NUMBER: _ClassVar[int]
+    HISTOGRAMS_FIELD_NUMBER: _ClassVar[int]
+    labels: _containers.RepeatedScalarFieldContainer[bytes]
+    exemplars: _containers.RepeatedScalarFieldContainer[bytes]
+    histograms: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(
+        self,
+        labels: _Optional[_Iterable[bytes]] = ...,
+        exemplars: _Optional[_Iterable[bytes]] = ...,
+        histograms: _Optional[_Iterable[bytes]] = ...,
+    ) -> None: ...
+
+class SeriesBlobs(_message.Message):
+    __slots__ = ("timeseries",)
+    TIMESERIES_FIELD_NUMBER: _ClassVar[int]
+    timeseries: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, timeseries: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class SamplesView(_message.Message):
+    __slots__ = ("timeseries",)
+    TIMESERIES_FIELD_NUMBER: _ClassVar[int]
+    timeseries: _containers.RepeatedCompositeFieldContainer[SamplesViewSeries]
+    def __init__(
+        self, timeseries: _Optional[_Iterable[_Union[SamplesViewSeries, _Mapping]]] = ...
+    ) -> None: ...
+
+class SamplesViewSeries(_message.Message):
+    __slots__ = ("samples",)
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    samples: _containers.RepeatedCompositeFieldContainer[Sample]
+    def __init__(self, samples: _Optional[_Iterable[_Union[Sample, _Mapping]]] = ...) -> None: ...
+
+class RemoteWrite2Probe(_message.Message):
+    __slots__ = ("symbols", "timeseries")
+    SYMBOLS_FIELD_NUMBER: _ClassVar[int]
+    TIMESERIES_FIELD_NUMBER: _ClassVar[int]
+    symbols: _containers.RepeatedScalarFieldContainer[bytes]
+    timeseries: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(
+        self, symbols: _Optional[_Iterable[bytes]] = ..., timeseries: _Optional[_Iterable[bytes]] = ...
+    ) -> None: ...

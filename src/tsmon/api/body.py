@@ -1,0 +1,57 @@
+"""Request bodies within the size cap, measured after decompression (gzip here; snappy in its decoder)."""
+
+from __future__ import annotations
+
+import zlib
+
+from fastapi import Request
+
+from tsmon.errors import TsmonError
+
+
+class BodyTooLargeError(TsmonError):
+    """The body, decompressed, is over TSMON_LIMIT_BODY_BYTES (answered 413)."""
+
+
+class UnsupportedEncodingError(TsmonError):
+    """A Content-Encoding the endpoint does not take (answered 415)."""
+
+
+class BadBodyError(TsmonError):
+    """The body cannot be decoded at all, e.g. broken gzip (answered 400)."""
+
+
+async def read_raw(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLargeError(f"body of {declared} bytes is over the {limit}-byte limit")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError(f"body is over the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def gunzip(data: bytes, limit: int) -> bytes:
+    """Decompress without ever holding more than ``limit`` + 1 bytes: a gzip bomb stops at the cap."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise BadBodyError(f"body is not valid gzip: {exc}") from exc
+    if len(out) > limit or d.unconsumed_tail:
+        raise BodyTooLargeError(f"decompressed body is over the {limit}-byte limit")
+    if not d.eof:
+        raise BadBodyError("gzip body is truncated")
+    return out
+
+
+async def read_body(request: Request, limit: int, allowed: frozenset[str] = frozenset({"gzip"})) -> bytes:
+    """The body, gunzipped when Content-Encoding says gzip; other encodings must be in ``allowed``."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in allowed | {"identity", ""}:
+        raise UnsupportedEncodingError(f"Content-Encoding {encoding!r} is not supported here")
+    raw = await read_raw(request, limit)
+    return gunzip(raw, limit) if encoding == "gzip" else raw

@@ -1,0 +1,126 @@
+"""Write endpoints: InfluxDB line protocol (v1, v2), Prometheus remote write 1.0, JSON/CSV import."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from tsmon.api.auth import require_token
+from tsmon.api.body import BadBodyError, read_body
+from tsmon.ingest.batch import ParseResult
+from tsmon.ingest.csv_format import parse_csv_text
+from tsmon.ingest.json_format import parse_json
+from tsmon.ingest.line_protocol import parse_line_protocol
+from tsmon.ingest.remote_write import BodyTooLarge, RemoteWriteError, decode_remote_write
+from tsmon.ingest.service import IngestOutcome, IngestService
+
+router = APIRouter(dependencies=[Depends(require_token)])
+
+MAX_LISTED = 100
+V1_PRECISIONS = {"n", "ns", "u", "us", "ms", "s", "m", "h"}
+V2_PRECISIONS = {"ns", "us", "ms", "s"}
+REMOTE_WRITE_2 = "io.prometheus.write.v2.request"
+
+
+def summary(outcome: IngestOutcome) -> str:
+    shown = "; ".join(str(r) for r in outcome.rejections[:MAX_LISTED])
+    more = len(outcome.rejections) - MAX_LISTED
+    tail = f"; and {more} more" if more > 0 else ""
+    return f"partial write: {outcome.accepted} samples stored, {outcome.rejected} rejected: {shown}{tail}"
+
+
+async def _ingest(request: Request, parse: Callable[[], ParseResult], protocol: str) -> IngestOutcome:
+    service: IngestService = request.app.state.ingest
+    # Parsing and the database write are blocking work: keep them off the event loop.
+    return await anyio.to_thread.run_sync(lambda: service.ingest(parse(), protocol))
+
+
+def _limit(request: Request) -> int:
+    return int(request.app.state.settings.limit_body_bytes)
+
+
+def _first_line(outcome: IngestOutcome) -> int | None:
+    for r in outcome.rejections:
+        if r.where.startswith("line ") and r.where[5:].isdigit():
+            return int(r.where[5:])
+    return None
+
+
+@router.post("/api/v2/write")
+async def write_v2(request: Request, precision: str = "ns", org: str = "", bucket: str = "") -> Response:
+    """InfluxDB 2.x write API (Telegraf outputs.influxdb_v2)."""
+    if precision not in V2_PRECISIONS:
+        return JSONResponse(
+            {"code": "invalid", "message": f"precision {precision!r} is not one of {sorted(V2_PRECISIONS)}"},
+            status_code=400,
+        )
+    body = await read_body(request, _limit(request))
+    outcome = await _ingest(request, lambda: parse_line_protocol(body, precision), "influx")
+    if outcome.rejected:
+        line = _first_line(outcome)
+        return JSONResponse(
+            {"code": "invalid", "message": summary(outcome), **({"line": line} if line else {})},
+            status_code=400,
+        )
+    return Response(status_code=204)
+
+
+@router.post("/write")
+async def write_v1(request: Request, precision: str = "ns", db: str = "") -> Response:
+    """InfluxDB 1.x write API (Telegraf outputs.influxdb)."""
+    if precision not in V1_PRECISIONS:
+        return JSONResponse(
+            {"error": f"precision {precision!r} is not one of {sorted(V1_PRECISIONS)}"}, status_code=400
+        )
+    body = await read_body(request, _limit(request))
+    outcome = await _ingest(request, lambda: parse_line_protocol(body, precision), "influx")
+    if outcome.rejected:
+        return JSONResponse({"error": summary(outcome)}, status_code=400)
+    return Response(status_code=204)
+
+
+@router.post("/query")
+async def query_v1() -> JSONResponse:
+    """Telegraf's v1 output sends CREATE DATABASE here on start; databases are not a tsmon concept."""
+    return JSONResponse({"results": [{"statement_id": 0}]})
+
+
+@router.post("/api/v1/write")
+async def remote_write(request: Request) -> Response:
+    """Prometheus remote write 1.0: snappy block-compressed protobuf WriteRequest."""
+    content_type = request.headers.get("content-type", "").lower()
+    if REMOTE_WRITE_2 in content_type.replace(" ", ""):
+        # A 2.0 body decodes as an empty 1.0 request: accepting it would silently lose data.
+        return PlainTextResponse("remote write 2.0 is not supported yet; send 1.0", status_code=415)
+    raw = await read_body(request, _limit(request), allowed=frozenset({"snappy"}))
+    limit = _limit(request)
+    try:
+        outcome = await _ingest(request, lambda: decode_remote_write(raw, limit), "prometheus")
+    except BodyTooLarge as exc:
+        return PlainTextResponse(str(exc), status_code=413)
+    except RemoteWriteError as exc:
+        return PlainTextResponse(str(exc), status_code=400)
+    if outcome.rejected:
+        return PlainTextResponse(summary(outcome), status_code=400)
+    return Response(status_code=204)
+
+
+@router.post("/api/v1/import")
+async def import_samples(request: Request) -> JSONResponse:
+    """JSON (`[{metric, labels, points: [[ts, value]]}]` or JSON lines) or CSV (Content-Type text/csv)."""
+    content_type = request.headers.get("content-type", "application/json").lower()
+    body = await read_body(request, _limit(request))
+    try:
+        text = body.decode()
+    except UnicodeDecodeError as exc:
+        raise BadBodyError(f"body is not UTF-8 (byte {exc.start})") from exc
+    if "csv" in content_type:
+        outcome = await _ingest(request, lambda: parse_csv_text(text), "csv")
+    else:
+        outcome = await _ingest(request, lambda: parse_json(text), "json")
+    listed = [str(r) for r in outcome.rejections[:MAX_LISTED]]
+    payload = {"accepted": outcome.accepted, "rejected": outcome.rejected, "errors": listed}
+    return JSONResponse(payload, status_code=400 if outcome.rejected else 200)

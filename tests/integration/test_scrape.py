@@ -1,0 +1,114 @@
+"""Scraping real /metrics endpoints on loopback through the worker job, and the scrape config file."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from wsgiref.simple_server import WSGIServer
+
+import psycopg
+import pytest
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from psycopg_pool import ConnectionPool
+
+from tsmon.scrape.config import ScrapeConfigError, ScrapeJob, Target, load_scrape_config
+from tsmon.settings import Settings
+from tsmon.worker import WorkerContext, WorkerMetrics, scrape_targets
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def exporter() -> Iterator[tuple[str, Counter]]:
+    registry = CollectorRegistry()
+    requests = Counter("app_requests", "Requests.", ["code"], registry=registry)
+    Histogram("app_latency_seconds", "Latency.", buckets=(0.1, 1.0), registry=registry).observe(0.3)
+    port = free_port()
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    yield f"127.0.0.1:{port}", requests
+    assert isinstance(server, WSGIServer)
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture
+def ctx(settings: Settings, db_url: str) -> Iterator[WorkerContext]:
+    pool = ConnectionPool(db_url, min_size=1, max_size=2, kwargs={"autocommit": True}, open=True)
+    c = WorkerContext(settings, pool, WorkerMetrics(), instance="test-host")
+    yield c
+    c.http.close()
+    pool.close()
+
+
+def test_scrape_job_stores_samples_up_and_duration(
+    exporter: tuple[str, Counter], ctx: WorkerContext, db_url: str
+) -> None:
+    address, requests = exporter
+    dead = f"127.0.0.1:{free_port()}"
+    job = ScrapeJob("app", (Target(address, {"env": "test"}), Target(dead)), interval_s=15, timeout_s=2)
+    requests.labels("200").inc(5)
+    scrape_targets(ctx, job)
+    requests.labels("200").inc(7)
+    scrape_targets(ctx, job)
+    with psycopg.connect(db_url) as conn:
+        up = dict(
+            conn.execute(
+                """SELECT labels->>'instance', max(value) FROM tsmon.metric_samples
+                   WHERE metric = 'up' AND labels->>'job' = 'app' GROUP BY 1"""
+            ).fetchall()
+        )
+        assert up == {address: 1.0, dead: 0.0}
+        counter = conn.execute(
+            """SELECT labels, array_agg(value ORDER BY time) FROM tsmon.metric_samples
+               WHERE metric = 'app_requests_total' GROUP BY labels"""
+        ).fetchall()
+        assert counter == [({"code": "200", "env": "test", "instance": address, "job": "app"}, [5.0, 12.0])]
+        buckets = conn.execute(
+            """SELECT labels->>'le', max(value) FROM tsmon.metric_samples
+               WHERE metric = 'app_latency_seconds_bucket' GROUP BY 1 ORDER BY 1"""
+        ).fetchall()
+        assert buckets == [("+Inf", 1.0), ("0.1", 0.0), ("1.0", 1.0)]
+        durations = conn.execute(
+            "SELECT count(*) FROM tsmon.metric_samples WHERE metric = 'scrape_duration_seconds'"
+        ).fetchone()
+        assert durations == (4,)
+    assert ctx.metrics.scrape_failures.labels("app")._value.get() == 2
+
+
+def test_scrape_config_file() -> None:
+    jobs = load_scrape_config(
+        """
+global: {scrape_interval: 30s}
+scrape_configs:
+  - job_name: node
+    static_configs:
+      - targets: ["a:9100", "b:9100"]
+        labels: {dc: west}
+  - job_name: app
+    scrape_interval: 500ms
+    scrape_timeout: 250ms
+    metrics_path: stats
+"""
+        + "    static_configs: [{targets: ['c:8080']}]\n"
+    )
+    assert [(j.job_name, j.interval_s, len(j.targets)) for j in jobs] == [("node", 30.0, 2), ("app", 0.5, 1)]
+    assert jobs[0].targets[0].labels == {"dc": "west"}
+    assert jobs[1].url(jobs[1].targets[0]) == "http://c:8080/stats"
+    for bad, message in [
+        ("scrape_configs: [{job_name: x}]", "no targets"),
+        (
+            "scrape_configs: [{job_name: x, scrape_interval: 5 minutes, static_configs: [{targets: [a:1]}]}]",
+            "not a duration",
+        ),
+        (
+            "scrape_configs: [{job_name: x, scrape_timeout: 1m, static_configs: [{targets: [a:1]}]}]",
+            "longer than",
+        ),
+        ("scrape_configs: [{job_name: x, tragets: [], static_configs: [{targets: [a:1]}]}]", "unknown keys"),
+    ]:
+        with pytest.raises(ScrapeConfigError, match=message):
+            load_scrape_config(bad)
