@@ -13,7 +13,7 @@ from tsmon.errors import InputFileError
 from tsmon.ingest.batch import ParseResult, Rejection
 from tsmon.ingest.csv_format import parse_rows
 from tsmon.ingest.json_format import add_series, iter_json_objects
-from tsmon.ingest.line_protocol import parse_line_protocol
+from tsmon.ingest.line_protocol import parse_line_protocol, split_complete_entries
 from tsmon.ingest.service import IngestService
 from tsmon.scrape.exposition import parse_exposition
 
@@ -112,7 +112,7 @@ def _lp(stream: BinaryIO, batch_rows: int, on_bytes: OnBytes) -> Iterator[ParseR
     while True:
         block = next(blocks, None)
         data = pending + (block or b"")
-        complete, pending = _complete_entries(data) if block is not None else (data, b"")
+        complete, pending = split_complete_entries(data) if block is not None else (data, b"")
         if complete:
             result = parse_line_protocol(complete, "ns")
             for r in result.rejections:
@@ -122,41 +122,6 @@ def _lp(stream: BinaryIO, batch_rows: int, on_bytes: OnBytes) -> Iterator[ParseR
             yield result
         if block is None:
             return
-
-
-def _ends_in_string(line: bytes, in_string: bool) -> bool:
-    """Whether a line-protocol line ends inside a quoted string field (the entry goes on)."""
-    i, n = 0, len(line)
-    if not in_string:
-        if line.startswith(b"#"):
-            return False
-        while i < n and line[i] != 0x20:  # measurement and tags end at the first unescaped space
-            i += 2 if line[i] == 0x5C else 1
-    while i < n:
-        c = line[i]
-        if c == 0x5C:  # a backslash escapes the next byte, inside or outside strings
-            i += 2
-            continue
-        if c == 0x22:
-            in_string = not in_string
-        i += 1
-    return in_string
-
-
-def _complete_entries(data: bytes) -> tuple[bytes, bytes]:
-    """Split at the last newline that ends an entry (string fields may hold raw newlines)."""
-    if b'"' not in data:
-        cut = data.rfind(b"\n") + 1
-        return data[:cut], data[cut:]
-    boundary, pos, in_string = 0, 0, False
-    while (nl := data.find(b"\n", pos)) >= 0:
-        line = data[pos:nl]
-        if in_string or b'"' in line:
-            in_string = _ends_in_string(line, in_string)
-        if not in_string:
-            boundary = nl + 1
-        pos = nl + 1
-    return data[:boundary], data[boundary:]
 
 
 _READERS = {"csv": _csv, "json": _json, "prom": _prom, "lp": _lp}
