@@ -10,7 +10,8 @@ GRANT USAGE ON SCHEMA tsmon TO tsmon_ingest, tsmon_worker, tsmon_reader;
 -- Ingest: append samples; series creation and re-send merges go through definer functions.
 GRANT INSERT ON tsmon.samples TO tsmon_ingest;
 GRANT EXECUTE ON FUNCTION tsmon.resolve_series(text[], text[], bigint, bigint),
-                          tsmon.upsert_samples(timestamptz[], bigint[], float8[])
+                          tsmon.upsert_samples(timestamptz[], bigint[], float8[]),
+                          tsmon.note_samples_written(timestamptz, timestamptz)
     TO tsmon_ingest, tsmon_worker;
 
 -- Worker: read data, write detection output.
@@ -20,7 +21,17 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON tsmon.anomaly_scores, tsmon.anomalies TO
 
 -- Reader: the public views and functions only.
 GRANT SELECT ON tsmon.metric_series, tsmon.metric_samples, tsmon.metric_anomaly_scores,
-                tsmon.metric_anomalies TO tsmon_reader, tsmon_worker;
+                tsmon.metric_anomalies, tsmon.metric_1m, tsmon.metric_1h, tsmon.metric_1d
+    TO tsmon_reader, tsmon_worker;
+GRANT EXECUTE ON FUNCTION tsmon.pick_resolution(timestamptz, timestamptz, integer),
+                          tsmon.metric_windows(text, timestamptz, timestamptz, integer),
+                          -- used by the windows' real-time part, which runs as the querying role
+                          tsmon.window_watermark(text),
+                          tsmon.counter_increase_agg(timestamptz, float8),
+                          tsmon.counter_rollup_agg(timestamptz, float8, float8, float8)
+    TO tsmon_reader, tsmon_worker;
+-- Worker: the windows themselves, and running their refresh (tsmon-maintained engine).
+GRANT SELECT ON tsmon.samples_1m, tsmon.samples_1h, tsmon.samples_1d TO tsmon_worker;
 GRANT EXECUTE ON FUNCTION tsmon.capabilities() TO tsmon_ingest, tsmon_worker, tsmon_reader;
 -- Counter rate/increase: people, Grafana and jobs.
 GRANT EXECUTE ON FUNCTION

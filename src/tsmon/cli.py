@@ -88,13 +88,62 @@ def db_url(settings: Settings) -> None:
 @click.pass_obj
 def migrate_cmd(settings: Settings) -> None:
     """Apply new migrations and re-apply views, functions and grants. Safe to repeat."""
-    password = settings.reader_password.get_secret_value() if settings.reader_password else None
     with connect(settings, autocommit=True) as conn:
-        report = migrate(conn, reader_password=password)
+        report = migrate(conn, settings)
     applied = ", ".join(report.applied) if report.applied else "none (up to date)"
     click.echo(f"migrations applied: {applied}")
     click.echo(f"sql objects re-applied: {len(report.reapplied)} files")
-    click.echo(f"timescaledb {report.timescaledb_version}, {report.edition} edition")
+    click.echo(
+        f"timescaledb {report.timescaledb_version}, {report.edition} edition; "
+        f"windows: {report.windows_engine}"
+    )
+
+
+# -- windows -------------------------------------------------------------------------------------
+@cli.group()
+def windows() -> None:
+    """The 1m / 1h / 1d windows: which engine maintains them, how far they are materialised."""
+
+
+@windows.command("status")
+@click.pass_obj
+def windows_status(settings: Settings) -> None:
+    """Engine, watermarks and pending late-data invalidations."""
+    from tsmon.windows.engine import current_engine
+
+    with connect(settings, autocommit=True) as conn:
+        engine = current_engine(conn)
+        click.echo(f"engine: {engine or 'none (run tsmon migrate)'}")
+        if engine == "tsmon":
+            for res, mark, at in conn.execute(
+                "SELECT resolution, watermark, refreshed_at FROM tsmon.window_watermarks ORDER BY resolution"
+            ).fetchall():
+                click.echo(
+                    f"  {res}: materialised before {mark or '(nothing yet)'} (refreshed {at or 'never'})"
+                )
+            pending = conn.execute("SELECT count(*) FROM tsmon.window_invalidations").fetchone()
+            click.echo(f"  late-data ranges waiting for refresh: {pending[0] if pending else 0}")
+        elif engine == "continuous_aggregates":
+            for name, last, status in conn.execute(
+                "SELECT j.hypertable_name, s.last_successful_finish, s.last_run_status "
+                "FROM timescaledb_information.jobs j JOIN timescaledb_information.job_stats s USING (job_id) "
+                "WHERE j.proc_name = 'policy_refresh_continuous_aggregate' ORDER BY 1"
+            ).fetchall():
+                click.echo(
+                    f"  refresh policy on {name}: last success {last or 'never'} ({status or 'not run'})"
+                )
+
+
+@windows.command("refresh")
+@click.pass_obj
+def windows_refresh(settings: Settings) -> None:
+    """Materialise everything complete now (the worker / policies do this on schedule)."""
+    from tsmon.windows.engine import refresh_windows
+    from tsmon.windows.retention import RetentionSettings
+
+    with connect(settings, autocommit=True) as conn:
+        refresh_windows(conn, RetentionSettings.from_settings(settings))
+    click.echo("windows refreshed")
 
 
 # -- ingest --------------------------------------------------------------------------------------
@@ -217,7 +266,7 @@ def up_cmd(settings: Settings) -> None:
 
     url = database_url(settings)
     with connect(settings, autocommit=True) as conn:
-        report = migrate(conn)
+        report = migrate(conn, settings)
     home = settings.home.absolute()
     env = {**os.environ, "TSMON_HOME": str(home)}
     api = processes.start_detached(home, "api", ["serve"], env)

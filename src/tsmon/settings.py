@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -73,4 +74,21 @@ class Settings(BaseSettings):
     )
     scrape_config: Path | None = Field(
         default=None, description="Prometheus-like YAML of scrape jobs; unset: scrape tsmon's own API."
+    )
+    windows_engine: Literal["auto", "continuous_aggregates", "tsmon"] = Field(
+        default="auto",
+        description="Who maintains the 1m/1h/1d windows: continuous aggregates (full edition), tsmon's own "
+        "refresh job, or auto (continuous aggregates when the edition has them). Applied by `tsmon migrate`.",
+    )
+    retention_1m_days: float | None = Field(
+        default=90.0, gt=0, description="1-minute windows kept (empty: forever)."
+    )
+    retention_1h_days: float | None = Field(
+        default=730.0, gt=0, description="1-hour windows kept (empty: forever)."
+    )
+    retention_1d_days: float | None = Field(
+        default=None, gt=0, description="1-day windows kept (unset: forever)."
+    )
+    compress_after_days: float = Field(
+        default=7.0, gt=0, description="Raw chunks older than this are compressed (full edition only)."
     )

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from psycopg_pool import ConnectionPool
 
 from tsmon.ingest.batch import ParseResult, SampleBatch, canonical_labels, datetime_to_us
@@ -22,12 +23,16 @@ from tsmon.scrape.config import ScrapeJob, jobs_from_settings
 from tsmon.scrape.host import collect_host_samples, host_name
 from tsmon.scrape.scraper import scrape
 from tsmon.settings import Settings
+from tsmon.windows import maintained
+from tsmon.windows.engine import current_engine
+from tsmon.windows.retention import RetentionSettings
 
 log = logging.getLogger("tsmon.worker")
 
 HOST_METRICS_INTERVAL_S = 15
 OWN_METRICS_INTERVAL_S = 15
 SCRAPE_THREADS = 8
+WINDOWS_INTERVAL_S = 60
 
 
 @dataclass
@@ -50,6 +55,9 @@ class WorkerMetrics:
             registry=r,
         )
         self.ingest = IngestMetrics(r)
+        self.windows_lag = Gauge(
+            "tsmon_windows_lag_seconds", "Now minus the 1m windows' materialisation watermark.", registry=r
+        )
 
 
 @dataclass
@@ -113,6 +121,27 @@ def scrape_targets(ctx: WorkerContext, job: ScrapeJob) -> None:
         ctx.ingest.ingest(combined, "scrape")
 
 
+def maintain_windows(ctx: WorkerContext) -> None:
+    """tsmon-maintained windows (Apache edition): refresh what changed, then apply retention.
+
+    A no-op when continuous aggregates maintain the windows (their policies run in the database).
+    Catches up after downtime in bounded steps, for at most one interval per run.
+    """
+    with ctx.metrics.duration.labels("maintain_windows").time(), ctx.pool.connection() as conn:
+        if current_engine(conn) != "tsmon":
+            return
+        now = datetime.now(UTC)
+        oldest = now - timedelta(days=ctx.settings.raw_retention_days)
+        deadline = time.monotonic() + WINDOWS_INTERVAL_S
+        while True:
+            report = maintained.refresh(conn, now, oldest=oldest)
+            if report.caught_up or time.monotonic() > deadline:
+                break
+        if "1m" in report.watermarks:
+            ctx.metrics.windows_lag.set((now - report.watermarks["1m"]).total_seconds())
+        maintained.apply_retention(conn, RetentionSettings.from_settings(ctx.settings))
+
+
 # -- scheduler -----------------------------------------------------------------------------------
 def build_scheduler(
     ctx: WorkerContext, scheduler: BaseScheduler | None = None, scrape_jobs: list[ScrapeJob] | None = None
@@ -136,6 +165,15 @@ def build_scheduler(
         args=[ctx],
         id="record_own_metrics",
         misfire_grace_time=OWN_METRICS_INTERVAL_S,
+        **common,
+    )
+    scheduler.add_job(
+        maintain_windows,
+        "interval",
+        seconds=WINDOWS_INTERVAL_S,
+        args=[ctx],
+        id="maintain_windows",
+        misfire_grace_time=WINDOWS_INTERVAL_S,
         **common,
     )
     jobs = (

@@ -57,7 +57,7 @@ def test_host_metrics_job_stores_samples(ctx: WorkerContext, db_url: str) -> Non
 def test_job_outcomes_are_counted_and_stored(ctx: WorkerContext, db_url: str) -> None:
     scheduler = build_scheduler(ctx, BackgroundScheduler(), scrape_jobs=[])
     jobs = {j.id: j for j in scheduler.get_jobs()}
-    assert set(jobs) == {"collect_host_metrics", "record_own_metrics"}
+    assert set(jobs) == {"collect_host_metrics", "record_own_metrics", "maintain_windows"}
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1 and job.misfire_grace_time > 0
     scheduler.start()
@@ -82,3 +82,25 @@ def test_job_outcomes_are_counted_and_stored(ctx: WorkerContext, db_url: str) ->
                ORDER BY time DESC LIMIT 1"""
         ).fetchone()
     assert stored is not None and stored[0] >= 1
+
+
+def test_maintain_windows_folds_late_data(ctx: WorkerContext, db_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tsmon.db.migrate import migrate
+    from tsmon.ingest.batch import SampleBatch, datetime_to_us
+    from tsmon.ingest.writer import SampleWriter, SeriesCache
+    from tsmon.worker import maintain_windows
+
+    now = datetime.now(UTC)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        migrate(conn, Settings(windows_engine="tsmon"))  # the job only acts for tsmon-maintained windows
+        writer = SampleWriter(conn, SeriesCache(10))
+        writer.write(SampleBatch(["w"], ["{}"], [datetime_to_us(now - timedelta(hours=2))], [1.0]))
+        maintain_windows(ctx)
+        writer.write(SampleBatch(["w"], ["{}"], [datetime_to_us(now - timedelta(hours=3))], [3.0]))  # late
+        assert conn.execute("SELECT count(*) FROM tsmon.window_invalidations").fetchone() == (1,)
+        maintain_windows(ctx)
+        assert conn.execute("SELECT count(*) FROM tsmon.window_invalidations").fetchone() == (0,)
+        assert conn.execute("SELECT sum(count), sum(sum) FROM tsmon._windows_1m").fetchone() == (2, 4.0)
+    assert 0 < ctx.metrics.windows_lag._value.get() < 180

@@ -11,6 +11,9 @@ import psycopg
 from psycopg import sql
 
 from tsmon.errors import MigrationChecksumError, MigrationError, TimescaleDBMissingError
+from tsmon.settings import Settings
+from tsmon.windows.engine import install_windows
+from tsmon.windows.retention import RetentionSettings
 
 # Any constant works; it only has to be the same for every tsmon process migrating one database.
 _MIGRATE_LOCK_KEY = 0x75D0_7500
@@ -45,6 +48,7 @@ class MigrateReport:
     reapplied: list[str] = field(default_factory=list)
     edition: str = ""
     timescaledb_version: str = ""
+    windows_engine: str = ""
 
 
 def load_migrations(directory: Path) -> list[Migration]:
@@ -109,11 +113,17 @@ def _check_applied(conn: psycopg.Connection[tuple[object, ...]], files: list[Mig
 
 def migrate(
     conn: psycopg.Connection[tuple[object, ...]],
-    reader_password: str | None = None,
+    settings: Settings | None = None,
     migrations_dir: Path | None = None,
     sql_dir: Path | None = None,
 ) -> MigrateReport:
-    """Bring the database's schema up to date. Safe to run concurrently and repeatedly."""
+    """Bring the database's schema up to date. Safe to run concurrently and repeatedly.
+
+    Order: append-only migrations, then the windows for this server's edition (or the engine
+    TSMON_WINDOWS_ENGINE asks for), then the idempotent sql/ objects (views over the windows).
+    """
+    settings = settings or Settings()
+    reader_password = settings.reader_password.get_secret_value() if settings.reader_password else None
     default_migrations, default_sql = schema_dirs()
     files = load_migrations(migrations_dir or default_migrations)
     objects = load_sql_objects(sql_dir or default_sql)
@@ -144,6 +154,9 @@ def migrate(
                     (m.version, m.name, m.checksum),
                 )
             report.applied.append(m.name)
+        report.windows_engine = install_windows(
+            conn, settings.windows_engine, RetentionSettings.from_settings(settings)
+        )
         with conn.transaction():
             for name, text in objects:
                 try:

@@ -10,7 +10,7 @@ import pandas as pd
 import psycopg
 from psycopg import errors
 
-from tsmon.ingest.batch import SampleBatch
+from tsmon.ingest.batch import SampleBatch, us_to_datetime
 from tsmon.ingest.limits import SERIES_LIMIT_REASONS, Limits, Refusal
 
 # PostgreSQL counts timestamps from 2000-01-01; the batch from 1970-01-01.
@@ -27,6 +27,8 @@ _UPSERT = """SELECT tsmon.upsert_samples(
     ARRAY(SELECT 'epoch'::timestamptz + t * interval '1 microsecond'
           FROM unnest(%b::bigint[]) WITH ORDINALITY AS u(t, i) ORDER BY i),
     %b::bigint[], %b::float8[])"""
+
+_NOTE_WRITTEN = "SELECT tsmon.note_samples_written(%s, %s)"
 
 SeriesKey = tuple[str, str]  # (metric, canonical labels JSON)
 
@@ -241,9 +243,13 @@ class SampleWriter:
         return WriteResult(len(sids), created, upserted, rejected)
 
     def _copy(self, sids: np.ndarray, times: np.ndarray, values: np.ndarray) -> bool:
+        # Windows need to know about samples below their watermark (late data): same transaction.
+        span = (us_to_datetime(int(times.min())), us_to_datetime(int(times.max())))
         try:
-            with self.conn.transaction(), self.conn.cursor() as cur, cur.copy(_COPY_SAMPLES) as copy:
-                copy.write(encode_copy_binary(sids, times, values))
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                with cur.copy(_COPY_SAMPLES) as copy:
+                    copy.write(encode_copy_binary(sids, times, values))
+                cur.execute(_NOTE_WRITTEN, span)
             return False
         except errors.UniqueViolation:
             pass
@@ -251,4 +257,5 @@ class SampleWriter:
         # merge the batch, the new value replacing the stored one. Binary parameters keep NaN bits.
         with self.conn.transaction():
             self.conn.execute(_UPSERT, (times.tolist(), sids.tolist(), values.tolist()))
+            self.conn.execute(_NOTE_WRITTEN, span)
         return True

@@ -1,0 +1,231 @@
+"""Windows benchmark: materialisation, dashboard queries on windows vs raw samples, refresh cost."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from tsmon.db.connect import database_url
+from tsmon.db.migrate import migrate
+from tsmon.settings import Settings
+from tsmon.windows.engine import refresh_windows
+from tsmon.windows.retention import RetentionSettings
+
+Conn = psycopg.Connection[tuple[object, ...]]
+MINUTE = timedelta(minutes=1)
+RETENTION = RetentionSettings()
+# Gauges: a daily sine per series plus noise. Counters (1% of series, *_total): a per-series
+# rate, reset every 2,000 minutes (about 33 h) at a per-series phase.
+VALUE = """CASE WHEN s.metric LIKE '%%\\_total'
+    THEN ((extract(epoch FROM t)::bigint / 60 + s.id * 97) %% 2000) * (1 + s.id %% 7)
+    ELSE 50 + 20 * sin(extract(epoch FROM t) / 86400 * 2 * pi() + s.id) + 5 * random() END"""
+# Dashboard queries: (windows, raw). Both return (key, value) rows that must be equal.
+QUERIES = {
+    "a_24h_1m_one_series": (
+        "SELECT bucket, avg FROM tsmon.metric_1m WHERE series_id = %(one)s "
+        "AND bucket >= %(lo_1m)s AND bucket < %(hi)s ORDER BY 1",
+        "SELECT time_bucket('1 minute', time), avg(value) FROM tsmon.metric_samples "
+        "WHERE series_id = %(one)s AND time >= %(lo_1m)s AND time < %(hi)s GROUP BY 1 ORDER BY 1",
+    ),
+    "b_30d_1h_20_series": (
+        "SELECT bucket, series_id, avg FROM tsmon.metric_1h WHERE series_id = ANY(%(twenty)s) "
+        "AND bucket >= %(lo_1h)s AND bucket < %(hi_1h)s ORDER BY 1, 2",
+        "SELECT time_bucket('1 hour', time), series_id, avg(value) FROM tsmon.metric_samples "
+        "WHERE series_id = ANY(%(twenty)s) AND time >= %(lo_1h)s AND time < %(hi_1h)s "
+        "GROUP BY 1, 2 ORDER BY 1, 2",
+    ),
+    "c_top10_avg_7d": (
+        "SELECT series_id, sum(sum) / sum(count) FROM tsmon.metric_1d WHERE metric = 'bench_gauge' "
+        "AND bucket >= %(lo_1d)s AND bucket < %(hi_1d)s GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
+        "SELECT series_id, avg(value) FROM tsmon.metric_samples WHERE metric = 'bench_gauge' "
+        "AND time >= %(lo_1d)s AND time < %(hi_1d)s GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
+    ),
+}
+
+
+def scratch_database(name: str, engine: str) -> str:
+    """A fresh migrated database ``name`` on TSMON_DATABASE_URL's server or the embedded one."""
+    base = database_url(Settings())
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_conninfo(**{**conninfo_to_dict(base), "dbname": name})  # type: ignore[arg-type]
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate(conn, Settings(windows_engine=engine))  # type: ignore[arg-type]
+        # Background policies (continuous aggregates) would race the refreshes timed here.
+        conn.execute(
+            "SELECT alter_job(job_id, scheduled => false) FROM timescaledb_information.jobs "
+            "WHERE job_id >= 1000"
+        )
+    return url
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(database_url(Settings()), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def insert_minutes(conn: Conn, lo: datetime, hi: datetime) -> int:
+    """Samples of every series at each minute in [lo, hi); tells tsmon's windows about late data."""
+    with conn.transaction():
+        cur = conn.execute(
+            f"INSERT INTO tsmon.samples (time, series_id, value) SELECT t, s.id, {VALUE} "
+            "FROM tsmon.series s, generate_series(%s::timestamptz, %s::timestamptz - interval '1 minute', "
+            "interval '1 minute') t",
+            (lo, hi),
+        )
+        conn.execute("SELECT tsmon.note_samples_written(%s, %s)", (lo, hi))
+    return max(cur.rowcount, 0)
+
+
+def build(conn: Conn, series: int, days: float, end: datetime) -> int:
+    """``series`` series with one sample a minute in [end - days, end), in daily slices."""
+    conn.execute(
+        "INSERT INTO tsmon.series (metric, labels) SELECT CASE WHEN i %% 100 = 99 "
+        "THEN 'bench_requests_total' ELSE 'bench_gauge' END, "
+        "jsonb_build_object('host', 'h' || i, 'rack', 'r' || i %% 50) FROM generate_series(0, %s - 1) i",
+        (series,),
+    )
+    rows, lo = 0, end - timedelta(days=days)
+    while lo < end:
+        hi = min(lo + timedelta(days=1), end)
+        rows += insert_minutes(conn, lo, hi)
+        lo = hi
+    conn.execute("VACUUM ANALYZE tsmon.samples")
+    conn.execute("ANALYZE tsmon.series")
+    return rows
+
+
+def materialise(conn: Conn, end: datetime) -> float:
+    """Refresh every window over all history (the data ends at ``end``), then ANALYZE; seconds."""
+    t = time.perf_counter()
+    refresh_windows(conn, RETENTION, now=end + MINUTE)
+    elapsed = time.perf_counter() - t
+    conn.execute("ANALYZE")
+    return elapsed
+
+
+def time_query(conn: Conn, query: str, params: dict[str, object], runs: int) -> tuple[float, list]:
+    """Median wall milliseconds (client side, rows fetched) over ``runs`` after one warm-up."""
+    rows = conn.execute(query, params).fetchall()
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        rows = conn.execute(query, params).fetchall()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000, rows
+
+
+def same(a: list, b: list) -> bool:
+    return len(a) == len(b) and all(
+        x[:-1] == y[:-1] and math.isclose(x[-1], y[-1], rel_tol=1e-9, abs_tol=1e-9)
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+def bench_queries(conn: Conn, end: datetime, runs: int) -> dict[str, dict[str, float]]:
+    def floor(step: str) -> datetime:
+        row = conn.execute(f"SELECT time_bucket('1 {step}', %s::timestamptz)", (end,)).fetchone()
+        assert row is not None and isinstance(row[0], datetime)
+        return row[0]
+
+    ids = [r[0] for r in conn.execute("SELECT id FROM tsmon.series WHERE metric = 'bench_gauge' ORDER BY id")]
+    hour, day = floor("hour"), floor("day")
+    params: dict[str, object] = {
+        "one": ids[17],
+        "twenty": ids[:: max(len(ids) // 20, 1)][:20],
+        "hi": end,
+        "lo_1m": end - timedelta(hours=24),
+        "hi_1h": hour + timedelta(hours=1),
+        "lo_1h": hour + timedelta(hours=1) - timedelta(days=30),
+        "hi_1d": day + timedelta(days=1),
+        "lo_1d": day + timedelta(days=1) - timedelta(days=8),  # whole days covering the last 7
+    }
+    results = {}
+    for name, (windows_q, raw_q) in QUERIES.items():
+        windows_ms, windows_rows = time_query(conn, windows_q, params, runs)
+        raw_ms, raw_rows = time_query(conn, raw_q, params, runs)
+        assert len(windows_rows) == len(raw_rows) > 0, (name, len(windows_rows), len(raw_rows))
+        assert same(windows_rows, raw_rows), f"{name}: windows and raw samples disagree"
+        results[name] = {"windows_ms": windows_ms, "raw_ms": raw_ms, "speedup": raw_ms / windows_ms}
+        print(
+            f"{name:22} windows {windows_ms:8.2f} ms  raw {raw_ms:9.2f} ms  "
+            f"speedup {raw_ms / windows_ms:7.1f}x  ({len(raw_rows)} rows)"
+        )
+    return results
+
+
+def bench_refresh(conn: Conn, end: datetime, reps: int) -> float:
+    """Median ms of the refresh folding in one new minute of samples (one warm-up first)."""
+    times = []
+    for i in range(reps + 1):
+        minute = end + i * MINUTE
+        insert_minutes(conn, minute, minute + MINUTE)
+        t = time.perf_counter()
+        refresh_windows(conn, RETENTION, now=minute + 2 * MINUTE)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times[1:]) * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--series", type=int, default=1000)
+    ap.add_argument("--days", type=float, default=7)
+    ap.add_argument("--engine", choices=["auto", "tsmon", "continuous_aggregates"], default="auto")
+    ap.add_argument("--runs", type=int, default=5, help="timed runs per query (median)")
+    ap.add_argument("--refreshes", type=int, default=5, help="timed one-minute refreshes (median)")
+    args = ap.parse_args()
+    # Data ends a few minutes ago; new minutes for the refresh benchmark go after it, still in the past.
+    end = datetime.now(UTC).replace(second=0, microsecond=0) - (args.refreshes + 5) * MINUTE
+    result: dict[str, object] = {}
+    refresh_ms = {}
+    for label, days in (("7d", args.days), ("1d", 1.0)):
+        name = f"tsmon_bench_windows_{label}"
+        url = scratch_database(name, args.engine)
+        try:
+            with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
+                t = time.perf_counter()
+                samples = build(conn, args.series, days, end)
+                print(f"[{label}] {samples:,} samples in {time.perf_counter() - t:.1f} s")
+                materialise_s = materialise(conn, end)
+                print(f"[{label}] windows materialised in {materialise_s:.1f} s")
+                if label == "7d":
+                    row = conn.execute(
+                        "SELECT engine, (SELECT edition FROM tsmon.capabilities()) FROM tsmon.windows_engine"
+                    ).fetchone()
+                    assert row is not None
+                    result |= {"engine": row[0], "edition": row[1], "samples": samples}
+                    result["materialise_s"] = materialise_s
+                    result["queries"] = bench_queries(conn, end, args.runs)
+                refresh_ms[label] = bench_refresh(conn, end, args.refreshes)
+                print(f"[{label}] refresh of one new minute ({args.series} samples): {refresh_ms[label]:.1f} ms")
+        finally:
+            drop_database(name)
+    queries: dict[str, dict[str, float]] = result["queries"]  # type: ignore[assignment]
+    result |= {
+        "min_speedup": min(q["speedup"] for q in queries.values()),
+        "max_windows_ms": max(q["windows_ms"] for q in queries.values()),
+        "refresh_1d_ms": refresh_ms["1d"],
+        "refresh_7d_ms": refresh_ms["7d"],
+        "refresh_ratio_7d_vs_1d": refresh_ms["7d"] / refresh_ms["1d"],
+    }
+    print(f"refresh 7d/1d history: {result['refresh_ratio_7d_vs_1d']:.2f}")
+
+    def rounded(v: object) -> object:
+        if isinstance(v, dict):
+            return {k: rounded(x) for k, x in v.items()}
+        return round(v, 3) if isinstance(v, float) else v
+
+    print(json.dumps(rounded(result)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+-- Public views over the windows, the same on both editions: tsmon.samples_1m / _1h / _1d are
+-- continuous aggregates (full edition) or tsmon-maintained union views (Apache edition).
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT * FROM (VALUES ('1m', '1-minute'), ('1h', '1-hour'), ('1d', '1-day')) AS v(res, label) LOOP
+        EXECUTE format($v$
+            CREATE OR REPLACE VIEW tsmon.%1$I AS
+            SELECT w.bucket, s.metric, s.labels, w.series_id, w.count, w.sum / w.count AS avg,
+                   w.min, w.max, w.first, w.last, w.sum,
+                   CASE WHEN w.count > 1
+                        THEN sqrt(greatest(w.sum_sq - w.sum * w.sum / w.count, 0) / (w.count - 1)) END AS stddev,
+                   w.increase
+            FROM tsmon.%2$I w JOIN tsmon.series s ON s.id = w.series_id$v$,
+            'metric_' || r.res, 'samples_' || r.res);
+        EXECUTE format($c$COMMENT ON VIEW tsmon.%I IS %L$c$, 'metric_' || r.res,
+            r.label || ' windows per series (real-time: the newest bucket is computed from raw samples): '
+            'bucket, metric, labels, series_id, count, avg, min, max, first, last, sum, stddev (sample), '
+            'increase (reset-aware counter increase between the samples inside the window). '
+            'Staleness markers and NaN values are left out.');
+    END LOOP;
+END
+$$;
+
+-- The coarsest resolution that still gives at least p_min_points points over a range, so
+-- dashboards and jobs never scan raw samples for long ranges.
+CREATE OR REPLACE FUNCTION tsmon.pick_resolution(p_start timestamptz, p_end timestamptz, p_min_points integer DEFAULT 300)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog
+AS $$
+    SELECT CASE
+        WHEN s >= p_min_points * 86400.0 THEN '1d'
+        WHEN s >= p_min_points * 3600.0 THEN '1h'
+        WHEN s >= p_min_points * 60.0 THEN '1m'
+        ELSE 'raw' END
+    FROM (SELECT extract(epoch FROM p_end - p_start) AS s) span
+$$;
+COMMENT ON FUNCTION tsmon.pick_resolution(timestamptz, timestamptz, integer) IS
+    'raw, 1m, 1h or 1d: the coarsest resolution giving at least p_min_points points between p_start and p_end.';
+
+-- Windows of one metric over a range at the resolution pick_resolution chooses. Only the chosen
+-- branch runs: the others are cut at execution by their false constant condition.
+CREATE OR REPLACE FUNCTION tsmon.metric_windows(
+    p_metric text, p_start timestamptz, p_end timestamptz, p_min_points integer DEFAULT 300
+)
+RETURNS TABLE (bucket timestamptz, series_id bigint, labels jsonb, resolution text, count bigint,
+               avg double precision, min double precision, max double precision,
+               first double precision, last double precision, increase double precision)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog
+AS $$
+    WITH r AS (SELECT tsmon.pick_resolution(p_start, p_end, p_min_points) AS res)
+    SELECT w.bucket, w.series_id, w.labels, '1d', w.count, w.avg, w.min, w.max, w.first, w.last, w.increase
+    FROM tsmon.metric_1d w, r WHERE r.res = '1d' AND w.metric = p_metric AND w.bucket >= p_start AND w.bucket < p_end
+    UNION ALL
+    SELECT w.bucket, w.series_id, w.labels, '1h', w.count, w.avg, w.min, w.max, w.first, w.last, w.increase
+    FROM tsmon.metric_1h w, r WHERE r.res = '1h' AND w.metric = p_metric AND w.bucket >= p_start AND w.bucket < p_end
+    UNION ALL
+    SELECT w.bucket, w.series_id, w.labels, '1m', w.count, w.avg, w.min, w.max, w.first, w.last, w.increase
+    FROM tsmon.metric_1m w, r WHERE r.res = '1m' AND w.metric = p_metric AND w.bucket >= p_start AND w.bucket < p_end
+    UNION ALL
+    SELECT x.time, x.series_id, x.labels, 'raw', 1, x.value, x.value, x.value, x.value, x.value, 0
+    FROM tsmon.metric_samples x, r WHERE r.res = 'raw' AND x.metric = p_metric AND x.time >= p_start AND x.time < p_end
+      AND x.value <> 'NaN'::float8
+    ORDER BY 1, 2
+$$;
+COMMENT ON FUNCTION tsmon.metric_windows(text, timestamptz, timestamptz, integer) IS
+    'Windows of one metric between two times at the coarsest resolution giving at least p_min_points '
+    'points (see pick_resolution): bucket, series_id, labels, resolution, count, avg, min, max, first, last, increase.';

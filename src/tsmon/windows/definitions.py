@@ -1,0 +1,78 @@
+"""The three resolutions and the one aggregate query each is built from, shared by both engines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import sql
+
+COLUMNS = ("bucket", "series_id", "count", "sum", "sum_sq", "min", "max", "first", "last", "increase")
+
+
+@dataclass(frozen=True)
+class Resolution:
+    name: str  # '1m'
+    bucket: str  # interval text, '1 minute'
+    source: str | None  # finer resolution it is built from; None: raw samples
+    chunk_interval: str  # chunks of the materialisation (retention drops whole chunks)
+    # Continuous-aggregate refresh policy. start_offset bounds how late data may arrive and still
+    # be folded in automatically; end_offset keeps the newest, still-filling bucket to real time.
+    refresh_start: str
+    refresh_end: str
+    refresh_every: str
+
+    @property
+    def relation(self) -> sql.Identifier:
+        return sql.Identifier("tsmon", f"samples_{self.name}")
+
+    @property
+    def comment(self) -> sql.Literal:
+        return sql.Literal(
+            f"{self.bucket} windows per series_id: bucket, count, sum, sum_sq, min, max, first, last, "
+            "increase (reset-aware counter increase). Real-time: buckets not yet materialised come from "
+            f"{'raw samples' if self.source is None else 'samples_' + self.source}. "
+            "For people and Grafana: tsmon.metric_" + self.name + " adds metric, labels, avg, stddev."
+        )
+
+    @property
+    def table(self) -> sql.Identifier:
+        """The tsmon-maintained materialisation (Apache edition)."""
+        return sql.Identifier("tsmon", f"_windows_{self.name}")
+
+
+MINUTE = Resolution("1m", "1 minute", None, "1 day", "1 day", "1 minute", "1 minute")
+HOUR = Resolution("1h", "1 hour", "1m", "7 days", "7 days", "1 hour", "10 minutes")
+DAY = Resolution("1d", "1 day", "1h", "90 days", "30 days", "1 day", "1 hour")
+RESOLUTIONS = (MINUTE, HOUR, DAY)
+BY_NAME = {r.name: r for r in RESOLUTIONS}
+
+
+def aggregate_query(
+    res: Resolution, source: sql.Composable, where: sql.Composable | None = None
+) -> sql.Composed:
+    """SELECT of one resolution's columns from ``source`` (raw samples or the finer resolution).
+
+    Averages of averages would be wrong, so windows carry count, sum and sum of squares and merge
+    those; first/last and the counter increase merge in time order.
+    """
+    bucket = sql.Literal(res.bucket)
+    if res.source is None:
+        body = sql.SQL(
+            "SELECT time_bucket({b}::interval, time) AS bucket, series_id, count(*) AS count, "
+            "sum(value) AS sum, sum(value * value) AS sum_sq, min(value) AS min, max(value) AS max, "
+            "first(value, time) AS first, last(value, time) AS last, "
+            "tsmon.counter_increase_agg(time, value) AS increase "
+            "FROM {src} WHERE value <> 'NaN'::float8"
+        )
+    else:
+        body = sql.SQL(
+            "SELECT time_bucket({b}::interval, bucket) AS bucket, series_id, sum(count)::bigint AS count, "
+            "sum(sum) AS sum, sum(sum_sq) AS sum_sq, min(min) AS min, max(max) AS max, "
+            "first(first, bucket) AS first, last(last, bucket) AS last, "
+            "tsmon.counter_rollup_agg(bucket, first, last, increase) AS increase "
+            "FROM {src} WHERE true"
+        )
+    query = body.format(b=bucket, src=source)
+    if where is not None:
+        query = sql.SQL("{} AND {}").format(query, where)
+    return sql.SQL("{} GROUP BY 1, 2").format(query)

@@ -1,0 +1,88 @@
+"""Choose, record and switch the windows engine at migrate time; refresh and retention for either one."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import psycopg
+
+from tsmon.windows import continuous, maintained
+from tsmon.windows.retention import RetentionSettings
+
+log = logging.getLogger("tsmon.windows")
+Conn = psycopg.Connection[tuple[object, ...]]
+Engine = Literal["continuous_aggregates", "tsmon"]
+
+
+def current_engine(conn: Conn) -> Engine | None:
+    row = conn.execute("SELECT engine FROM tsmon.windows_engine").fetchone()
+    return None if row is None else row[0]  # type: ignore[return-value]
+
+
+def wanted_engine(conn: Conn, setting: str) -> Engine:
+    """The setting, or for 'auto' what the server's edition offers (as tsmon.capabilities() reports it)."""
+    if setting in ("continuous_aggregates", "tsmon"):
+        return setting  # type: ignore[return-value]
+    row = conn.execute("SELECT current_setting('timescaledb.license', true) = 'timescale'").fetchone()
+    return "continuous_aggregates" if row and row[0] else "tsmon"
+
+
+def install_windows(conn: Conn, setting: str, retention: RetentionSettings) -> Engine:
+    """Create the windows for the chosen engine; on a change of engine, drop the old one and rebuild.
+
+    Runs with autocommit (continuous aggregates refresh outside transactions). The public views
+    over the windows (sql/50_windows.sql) are re-created by the migration run afterwards.
+    """
+    engine = wanted_engine(conn, setting)
+    before = current_engine(conn)
+    if before is not None and before != engine:
+        log.warning(
+            "windows engine changes from %s to %s: rebuilding windows from raw samples", before, engine
+        )
+        (continuous.drop if before == "continuous_aggregates" else maintained.drop)(conn)
+    if engine == "continuous_aggregates":
+        continuous.install(conn)
+        continuous.apply_policies(conn, retention)
+    else:
+        maintained.install(conn)
+    conn.execute(
+        "INSERT INTO tsmon.windows_engine (engine) VALUES (%s) "
+        "ON CONFLICT (singleton) DO UPDATE SET engine = EXCLUDED.engine, chosen_at = now()",
+        (engine,),
+    )
+    if before != engine:
+        # History must be materialised once: real-time results only cover what is above the watermark.
+        refresh_windows(conn, retention)
+    return engine
+
+
+def refresh_windows(conn: Conn, retention: RetentionSettings, now: datetime | None = None) -> bool:
+    """Bring every window up to date now; True when fully caught up."""
+    engine = current_engine(conn)
+    if engine == "continuous_aggregates":
+        continuous.refresh(conn)
+        return True
+    if engine == "tsmon":
+        now = now or datetime.now(UTC)
+        oldest = now - timedelta(days=retention.raw_days)
+        while not maintained.refresh(conn, now, oldest=oldest).caught_up:
+            pass
+        return True
+    return False
+
+
+def apply_retention(conn: Conn, retention: RetentionSettings) -> None:
+    """Drop chunks past retention now: tsmon's drop_chunks, or run the retention policies' jobs."""
+    engine = current_engine(conn)
+    if engine == "tsmon":
+        maintained.apply_retention(conn, retention)
+    elif engine == "continuous_aggregates":
+        continuous.apply_policies(conn, retention)
+        jobs = conn.execute(
+            "SELECT job_id FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention' "
+            "AND hypertable_schema IN ('tsmon', '_timescaledb_internal')"
+        ).fetchall()
+        for (job_id,) in jobs:
+            conn.execute("CALL run_job(%s)", (job_id,))

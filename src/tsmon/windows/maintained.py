@@ -1,0 +1,189 @@
+"""Windows maintained by tsmon (Apache edition): materialised tables, a real-time tail, a refresh job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import psycopg
+from psycopg import sql
+
+from tsmon.windows.definitions import BY_NAME, COLUMNS, RESOLUTIONS, Resolution, aggregate_query
+from tsmon.windows.retention import RetentionSettings
+
+Conn = psycopg.Connection[tuple[object, ...]]
+SAMPLES = sql.Identifier("tsmon", "samples")
+# Shared by writers (tsmon.note_samples_written), exclusive here: see sql/45_windows_write.sql.
+WRITE_LOCK = 7631001
+_COLUMN_LIST = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
+_STEP = {"1m": timedelta(minutes=1), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
+
+
+def install(conn: Conn) -> None:
+    """Tables, watermarks and the union views, under the continuous aggregates' names."""
+    for res in RESOLUTIONS:
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {t} (bucket timestamptz NOT NULL, series_id bigint NOT NULL, "
+                "count bigint NOT NULL, sum float8, sum_sq float8, min float8, max float8, first float8, "
+                "last float8, increase float8, PRIMARY KEY (series_id, bucket))"
+            ).format(t=res.table)
+        )
+        conn.execute(
+            sql.SQL(
+                "SELECT create_hypertable({t}, by_range('bucket', {c}::interval), if_not_exists => true)"
+            ).format(t=sql.Literal(f"tsmon._windows_{res.name}"), c=sql.Literal(res.chunk_interval))
+        )
+        conn.execute(
+            "INSERT INTO tsmon.window_watermarks (resolution) VALUES (%s) ON CONFLICT DO NOTHING", (res.name,)
+        )
+    for res in RESOLUTIONS:
+        source = SAMPLES if res.source is None else sql.Identifier("tsmon", f"samples_{res.source}")
+        time_col = sql.Identifier("time" if res.source is None else "bucket")
+        watermark = sql.SQL("tsmon.window_watermark({})").format(sql.Literal(res.name))
+        tail = aggregate_query(res, source, sql.SQL("{} >= {}").format(time_col, watermark))
+        conn.execute(
+            sql.SQL(
+                "CREATE OR REPLACE VIEW {rel} AS SELECT {cols} FROM {t} WHERE bucket < {wm} "
+                "UNION ALL SELECT {cols} FROM ({tail}) AS real_time"
+            ).format(rel=res.relation, cols=_COLUMN_LIST, t=res.table, wm=watermark, tail=tail)
+        )
+        conn.execute(sql.SQL("COMMENT ON VIEW {} IS {}").format(res.relation, res.comment))
+
+
+def drop(conn: Conn) -> None:
+    for res in reversed(RESOLUTIONS):
+        conn.execute(sql.SQL("DROP VIEW IF EXISTS {} CASCADE").format(res.relation))
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(res.table))
+    conn.execute("DELETE FROM tsmon.window_watermarks")
+    conn.execute("DELETE FROM tsmon.window_invalidations")
+
+
+@dataclass
+class RefreshReport:
+    """What one refresh did: the new watermarks and how many buckets were (re)written per level."""
+
+    watermarks: dict[str, datetime] = field(default_factory=dict)
+    buckets_written: dict[str, int] = field(default_factory=dict)
+    invalidations: int = 0
+    caught_up: bool = True
+
+
+def _merge(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    merged: list[tuple[datetime, datetime]] = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def _floor(conn: Conn, res: Resolution, t: datetime) -> datetime:
+    row = conn.execute(
+        sql.SQL("SELECT time_bucket({}::interval, %s::timestamptz)").format(sql.Literal(res.bucket)), (t,)
+    ).fetchone()
+    assert row is not None and isinstance(row[0], datetime)
+    return row[0]
+
+
+def _source(res: Resolution) -> tuple[sql.Identifier, sql.Identifier]:
+    if res.source is None:
+        return SAMPLES, sql.Identifier("time")
+    return BY_NAME[res.source].table, sql.Identifier("bucket")
+
+
+def _rewrite(conn: Conn, res: Resolution, lo: datetime, hi: datetime) -> int:
+    """Recompute the buckets of ``res`` in [lo, hi) from its source's materialised data."""
+    if lo >= hi:
+        return 0
+    conn.execute(sql.SQL("DELETE FROM {} WHERE bucket >= %s AND bucket < %s").format(res.table), (lo, hi))
+    source, time_col = _source(res)
+    where = sql.SQL("{c} >= %s AND {c} < %s").format(c=time_col)
+    cur = conn.execute(
+        sql.SQL("INSERT INTO {t} ({cols}) {q}").format(
+            t=res.table, cols=_COLUMN_LIST, q=aggregate_query(res, source, where)
+        ),
+        (lo, hi),
+    )
+    return max(cur.rowcount, 0)
+
+
+def _first_source_time(conn: Conn, res: Resolution) -> datetime | None:
+    source, time_col = _source(res)
+    row = conn.execute(sql.SQL("SELECT min({}) FROM {}").format(time_col, source)).fetchone()
+    return row[0] if row and isinstance(row[0], datetime) else None
+
+
+def refresh(
+    conn: Conn, now: datetime, max_span: timedelta = timedelta(hours=6), oldest: datetime | None = None
+) -> RefreshReport:
+    """Fold late data into materialised buckets, then materialise what is complete; one transaction.
+
+    Work is proportional to what changed (invalidated ranges and new buckets), not to history.
+    At most ``max_span`` of new raw data per call, so a catch-up after downtime goes in steps.
+    ``oldest`` (raw retention) keeps late-data recomputation away from dropped raw chunks.
+    """
+    report = RefreshReport()
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        marks: dict[str, datetime | None] = dict(
+            conn.execute("SELECT resolution, watermark FROM tsmon.window_watermarks").fetchall()  # type: ignore[arg-type]
+        )
+        rows = conn.execute("DELETE FROM tsmon.window_invalidations RETURNING lo, hi").fetchall()
+        report.invalidations = len(rows)
+        late = _merge([(lo, hi) for lo, hi in rows if isinstance(lo, datetime) and isinstance(hi, datetime)])
+        if oldest is not None:
+            late = [(max(lo, oldest), hi) for lo, hi in late if hi > oldest]
+        source_mark: datetime | None = None
+        for res in RESOLUTIONS:
+            old = marks.get(res.name)
+            if res.source is None:  # complete minutes: those ended at least a minute ago
+                new = _floor(conn, res, now - _STEP["1m"])
+            else:
+                assert source_mark is not None
+                new = _floor(conn, res, source_mark)
+            start = old
+            if start is None:
+                first = _first_source_time(conn, res)
+                if first is None:  # nothing to materialise yet: all of it stays real-time
+                    break
+                start = _floor(conn, res, first)
+            if res.source is None and new - start > max_span:
+                new, report.caught_up = _floor(conn, res, start + max_span), False
+            new = max(new, start)
+            written = 0
+            if old is not None:
+                for lo, hi in late:
+                    written += _rewrite(
+                        conn, res, _floor(conn, res, lo), min(_floor(conn, res, hi) + _STEP[res.name], old)
+                    )
+            written += _rewrite(conn, res, start, new)
+            conn.execute(
+                "UPDATE tsmon.window_watermarks SET watermark = %s, refreshed_at = now() "
+                "WHERE resolution = %s",
+                (new, res.name),
+            )
+            report.watermarks[res.name] = new
+            report.buckets_written[res.name] = written
+            source_mark = new
+    return report
+
+
+def apply_retention(conn: Conn, retention: RetentionSettings) -> dict[str, int]:
+    """drop_chunks on raw samples and the materialised windows past their retention."""
+    dropped: dict[str, int] = {}
+    tables = {
+        "tsmon.samples": retention.raw_days,
+        "tsmon._windows_1m": retention.minute_days,
+        "tsmon._windows_1h": retention.hour_days,
+        "tsmon._windows_1d": retention.day_days,
+    }
+    for table, days in tables.items():
+        if days is None:
+            continue
+        rows = conn.execute(
+            "SELECT drop_chunks(%s, older_than => now() - %s * interval '1 day')", (table, days)
+        ).fetchall()
+        dropped[table] = len(rows)
+    return dropped
