@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -148,49 +149,30 @@ def build_scheduler(
 ) -> BaseScheduler:
     """Register every job with coalescing, one instance at a time and an explicit misfire grace."""
     scheduler = scheduler or BlockingScheduler(timezone=UTC)
-    common = {"coalesce": True, "max_instances": 1, "next_run_time": datetime.now(UTC)}
-    scheduler.add_job(
-        collect_host_metrics,
-        "interval",
-        seconds=HOST_METRICS_INTERVAL_S,
-        args=[ctx],
-        id="collect_host_metrics",
-        misfire_grace_time=HOST_METRICS_INTERVAL_S,
-        **common,
-    )
-    scheduler.add_job(
-        record_own_metrics,
-        "interval",
-        seconds=OWN_METRICS_INTERVAL_S,
-        args=[ctx],
-        id="record_own_metrics",
-        misfire_grace_time=OWN_METRICS_INTERVAL_S,
-        **common,
-    )
-    scheduler.add_job(
-        maintain_windows,
-        "interval",
-        seconds=WINDOWS_INTERVAL_S,
-        args=[ctx],
-        id="maintain_windows",
-        misfire_grace_time=WINDOWS_INTERVAL_S,
-        **common,
-    )
-    jobs = (
-        scrape_jobs
-        if scrape_jobs is not None
-        else jobs_from_settings(ctx.settings.scrape_config, ctx.settings.api_host, ctx.settings.api_port)
-    )
-    for job in jobs:
+
+    def every(seconds: float, func: Callable[..., None], job_id: str, *args: object) -> None:
+        # The grace equals the interval: a run later than that is skipped (and counted as missed).
         scheduler.add_job(
-            scrape_targets,
+            func,
             "interval",
-            seconds=job.interval_s,
-            args=[ctx, job],
-            id=f"scrape:{job.job_name}",
-            misfire_grace_time=max(int(job.interval_s), 1),
-            **common,
+            seconds=seconds,
+            args=[ctx, *args],
+            id=job_id,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=max(int(seconds), 1),
+            next_run_time=datetime.now(UTC),
         )
+
+    every(HOST_METRICS_INTERVAL_S, collect_host_metrics, "collect_host_metrics")
+    every(OWN_METRICS_INTERVAL_S, record_own_metrics, "record_own_metrics")
+    every(WINDOWS_INTERVAL_S, maintain_windows, "maintain_windows")
+    if scrape_jobs is None:
+        scrape_jobs = jobs_from_settings(
+            ctx.settings.scrape_config, ctx.settings.api_host, ctx.settings.api_port
+        )
+    for job in scrape_jobs:
+        every(job.interval_s, scrape_targets, f"scrape:{job.job_name}", job)
 
     def on_event(event: JobExecutionEvent) -> None:
         if event.code == EVENT_JOB_MISSED:
