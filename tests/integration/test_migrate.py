@@ -13,11 +13,17 @@ from tsmon.errors import MigrationChecksumError
 
 
 def _schema_snapshot(conn: psycopg.Connection[tuple[object, ...]]) -> list[tuple[object, ...]]:
-    return conn.execute(
-        """SELECT c.relname, c.relkind, obj_description(c.oid, 'pg_class')
+    relations = conn.execute(
+        """SELECT c.oid::bigint, c.relname, c.relkind, obj_description(c.oid, 'pg_class')
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE n.nspname = 'tsmon' ORDER BY c.relname"""
     ).fetchall()
+    # Policies (full edition) must not be re-created either: same job ids, same settings.
+    jobs = conn.execute(
+        "SELECT job_id, proc_name, schedule_interval::text, config::text FROM timescaledb_information.jobs "
+        "ORDER BY job_id"
+    ).fetchall()
+    return relations + jobs
 
 
 def copied_migrations(tmp_path: Path) -> tuple[Path, Path]:

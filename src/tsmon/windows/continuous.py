@@ -38,31 +38,69 @@ def install(conn: Conn) -> None:
         )
 
 
+def _policy_in_place(conn: Conn, proc: str, relation: str, wanted: dict[str, str]) -> bool:
+    """Whether a policy job exists for ``relation`` with exactly these interval settings."""
+    row = conn.execute(
+        "SELECT config, schedule_interval FROM timescaledb_information.jobs "
+        "WHERE proc_name = %s AND hypertable_name = %s",
+        (proc, relation.split(".")[1]),
+    ).fetchone()
+    if row is None:
+        return False
+    config = dict(row[0])  # type: ignore[call-overload]
+    config["schedule_interval"] = str(row[1])
+    for key, value in wanted.items():
+        same = conn.execute("SELECT %s::interval = %s::interval", (config.get(key), value)).fetchone()
+        if not same or not same[0]:
+            return False
+    return True
+
+
+def _ensure_policy(
+    conn: Conn, proc: str, relation: str, wanted: dict[str, str] | None, add: sql.Composed
+) -> None:
+    """Replace the policy only when it differs (so migrating twice changes nothing); None removes it."""
+    if wanted is not None and _policy_in_place(conn, proc, relation, wanted):
+        return
+    remove = {
+        "policy_refresh_continuous_aggregate": "remove_continuous_aggregate_policy",
+        "policy_retention": "remove_retention_policy",
+        "policy_compression": "remove_compression_policy",
+    }[proc]
+    conn.execute(
+        sql.SQL("SELECT {}({}, if_exists => true)").format(sql.Identifier(remove), sql.Literal(relation))
+    )
+    if wanted is not None:
+        conn.execute(add)
+
+
 def apply_policies(conn: Conn, retention: RetentionSettings) -> None:
-    """(Re)create refresh, retention and compression policies from the current settings."""
+    """Refresh, retention and compression policies as the settings say; unchanged ones are left alone."""
     for res in RESOLUTIONS:
-        rel = sql.Literal(f"tsmon.samples_{res.name}")
-        conn.execute(sql.SQL("SELECT remove_continuous_aggregate_policy({}, if_exists => true)").format(rel))
-        conn.execute(
-            sql.SQL(
-                "SELECT add_continuous_aggregate_policy({rel}, start_offset => {s}::interval, "
-                "end_offset => {e}::interval, schedule_interval => {every}::interval)"
-            ).format(
-                rel=rel,
-                s=sql.Literal(res.refresh_start),
-                e=sql.Literal(res.refresh_end),
-                every=sql.Literal(res.refresh_every),
-            )
+        rel = f"tsmon.samples_{res.name}"
+        wanted = {
+            "start_offset": res.refresh_start,
+            "end_offset": res.refresh_end,
+            "schedule_interval": res.refresh_every,
+        }
+        add = sql.SQL(
+            "SELECT add_continuous_aggregate_policy({rel}, start_offset => {s}::interval, "
+            "end_offset => {e}::interval, schedule_interval => {every}::interval)"
+        ).format(
+            rel=sql.Literal(rel),
+            s=sql.Literal(res.refresh_start),
+            e=sql.Literal(res.refresh_end),
+            every=sql.Literal(res.refresh_every),
         )
+        _ensure_policy(conn, "policy_refresh_continuous_aggregate", rel, wanted, add)
     for relation, days in retention.by_relation().items():
-        rel = sql.Literal(relation)
-        conn.execute(sql.SQL("SELECT remove_retention_policy({}, if_exists => true)").format(rel))
-        if days is not None:
-            conn.execute(
-                sql.SQL("SELECT add_retention_policy({}, drop_after => {}::interval)").format(
-                    rel, sql.Literal(f"{days} days")
-                )
-            )
+        drop_after = f"{days} days"
+        add = sql.SQL("SELECT add_retention_policy({}, drop_after => {}::interval)").format(
+            sql.Literal(relation), sql.Literal(drop_after)
+        )
+        _ensure_policy(
+            conn, "policy_retention", relation, None if days is None else {"drop_after": drop_after}, add
+        )
     compressed = conn.execute(
         "SELECT 1 FROM timescaledb_information.compression_settings "
         "WHERE hypertable_schema = 'tsmon' AND hypertable_name = 'samples'"
@@ -72,12 +110,11 @@ def apply_policies(conn: Conn, retention: RetentionSettings) -> None:
             "ALTER TABLE tsmon.samples SET (timescaledb.compress, "
             "timescaledb.compress_segmentby = 'series_id', timescaledb.compress_orderby = 'time DESC')"
         )
-    conn.execute("SELECT remove_compression_policy('tsmon.samples', if_exists => true)")
-    conn.execute(
-        sql.SQL("SELECT add_compression_policy('tsmon.samples', compress_after => {}::interval)").format(
-            sql.Literal(f"{retention.compress_after_days} days")
-        )
+    after = f"{retention.compress_after_days} days"
+    add = sql.SQL("SELECT add_compression_policy('tsmon.samples', compress_after => {}::interval)").format(
+        sql.Literal(after)
     )
+    _ensure_policy(conn, "policy_compression", "tsmon.samples", {"compress_after": after}, add)
 
 
 def refresh(conn: Conn) -> None:
