@@ -40,3 +40,7 @@ GRANT EXECUTE ON FUNCTION
     tsmon.increase(text, timestamptz, timestamptz, interval),
     tsmon.rate(text, timestamptz, timestamptz, interval)
     TO tsmon_reader, tsmon_worker;
+-- Detection: the worker maintains it; people and Grafana read the views.
+GRANT SELECT ON tsmon.detection_configs TO tsmon_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON tsmon.detection_shards, tsmon.models, tsmon.drift_events TO tsmon_worker;
+GRANT SELECT ON tsmon.detection_precision, tsmon.detection_status TO tsmon_reader, tsmon_worker;

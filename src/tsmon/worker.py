@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,6 +22,8 @@ from tsmon.ingest.batch import ParseResult, SampleBatch, canonical_labels, datet
 from tsmon.ingest.limits import Limits
 from tsmon.ingest.service import IngestMetrics, IngestService
 from tsmon.ingest.writer import SeriesCache
+from tsmon.scoring.configs import load_configs
+from tsmon.scoring.job import claim_shards, release, score_shard
 from tsmon.scrape.config import ScrapeJob, jobs_from_settings
 from tsmon.scrape.host import collect_host_samples, host_name
 from tsmon.scrape.scraper import scrape
@@ -33,6 +37,9 @@ log = logging.getLogger("tsmon.worker")
 HOST_METRICS_INTERVAL_S = 15
 OWN_METRICS_INTERVAL_S = 15
 SCRAPE_THREADS = 8
+DETECTION_INTERVAL_S = 15
+DETECTION_LEASE = timedelta(minutes=2)
+DETECTION_SHARDS_PER_RUN = 64
 WINDOWS_INTERVAL_S = 60
 
 
@@ -56,6 +63,15 @@ class WorkerMetrics:
             registry=r,
         )
         self.ingest = IngestMetrics(r)
+        self.windows_scored = Counter(
+            "tsmon_detection_windows_scored", "Windows scored.", ["config"], registry=r
+        )
+        self.detection_lag = Gauge(
+            "tsmon_detection_lag_seconds",
+            "Now minus the oldest scoring watermark of a config.",
+            ["config"],
+            registry=r,
+        )
         self.windows_lag = Gauge(
             "tsmon_windows_lag_seconds", "Now minus the 1m windows' materialisation watermark.", registry=r
         )
@@ -69,6 +85,7 @@ class WorkerContext:
     pool: ConnectionPool
     metrics: WorkerMetrics
     instance: str = field(default_factory=host_name)
+    owner: str = field(default_factory=lambda: f"{host_name()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
     ingest: IngestService = field(init=False)
     http: httpx.Client = field(init=False)
 
@@ -143,6 +160,29 @@ def maintain_windows(ctx: WorkerContext) -> None:
         maintained.apply_retention(conn, RetentionSettings.from_settings(ctx.settings))
 
 
+def run_detection(ctx: WorkerContext) -> None:
+    """Lease due (config, shard) pairs and score them; other workers take the rest, and a dead one's share."""
+    with ctx.metrics.duration.labels("run_detection").time(), ctx.pool.connection() as conn:
+        configs = {c.id: c for c in load_configs(conn)}
+        if not configs:
+            return
+        now = datetime.now(UTC)
+        for config_id, shard in claim_shards(conn, ctx.owner, DETECTION_LEASE, DETECTION_SHARDS_PER_RUN):
+            config = configs.get(config_id)
+            try:
+                if config is not None:
+                    result = score_shard(conn, config, shard, ctx.owner, now)
+                    ctx.metrics.windows_scored.labels(config.name).inc(result.windows)
+            finally:
+                release(conn, ctx.owner, config_id, shard)
+        for name, lag in conn.execute(
+            "SELECT c.name, extract(epoch FROM now() - min(s.watermark)) FROM tsmon.detection_shards s "
+            "JOIN tsmon.detection_configs c ON c.id = s.config_id WHERE c.enabled GROUP BY c.name"
+        ).fetchall():
+            if lag is not None:
+                ctx.metrics.detection_lag.labels(str(name)).set(float(str(lag)))
+
+
 # -- scheduler -----------------------------------------------------------------------------------
 def build_scheduler(
     ctx: WorkerContext, scheduler: BaseScheduler | None = None, scrape_jobs: list[ScrapeJob] | None = None
@@ -167,6 +207,7 @@ def build_scheduler(
     every(HOST_METRICS_INTERVAL_S, collect_host_metrics, "collect_host_metrics")
     every(OWN_METRICS_INTERVAL_S, record_own_metrics, "record_own_metrics")
     every(WINDOWS_INTERVAL_S, maintain_windows, "maintain_windows")
+    every(DETECTION_INTERVAL_S, run_detection, "run_detection")
     if scrape_jobs is None:
         scrape_jobs = jobs_from_settings(
             ctx.settings.scrape_config, ctx.settings.api_host, ctx.settings.api_port

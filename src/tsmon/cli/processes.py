@@ -53,6 +53,10 @@ def up_cmd(settings: Settings) -> None:
     url = database_url(settings)
     with connect(settings, autocommit=True) as conn:
         report = migrate(conn, settings)
+        if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM tsmon.detection_configs)").fetchone() == (True,):
+            from tsmon.scoring.configs import apply_default_configs
+
+            apply_default_configs(conn)
     home = settings.home.absolute()
     env = {**os.environ, "TSMON_HOME": str(home)}
     api = processes.start_detached(home, "api", ["serve"], env)

@@ -1,0 +1,22 @@
+-- Detection, for people and Grafana: how precise each config's events have been (from feedback).
+CREATE OR REPLACE VIEW tsmon.detection_precision AS
+SELECT c.name AS config, date_trunc('day', a.started_at) AS day,
+       count(*) AS events,
+       count(*) FILTER (WHERE a.feedback = 'true_positive') AS true_positives,
+       count(*) FILTER (WHERE a.feedback = 'false_positive') AS false_positives,
+       count(*) FILTER (WHERE a.feedback = 'ignored') AS ignored,
+       count(*) FILTER (WHERE a.feedback = 'true_positive')::float8
+           / nullif(count(*) FILTER (WHERE a.feedback IN ('true_positive', 'false_positive')), 0) AS precision
+FROM tsmon.anomalies a JOIN tsmon.detection_configs c ON c.id = a.config_id
+GROUP BY 1, 2;
+COMMENT ON VIEW tsmon.detection_precision IS
+    'Per detection config and day: events, feedback counts and precision = true / (true + false positives).';
+
+CREATE OR REPLACE VIEW tsmon.detection_status AS
+SELECT c.id AS config_id, c.name AS config, c.metric, c.detector, c.resolution,
+       least(c.sensitivity + c.threshold_raise, 0.9999) AS threshold, c.enabled,
+       min(s.watermark) AS scored_until, now() - min(s.watermark) AS lag, max(s.scored_at) AS last_run
+FROM tsmon.detection_configs c LEFT JOIN tsmon.detection_shards s ON s.config_id = c.id
+GROUP BY c.id;
+COMMENT ON VIEW tsmon.detection_status IS
+    'Per detection config: threshold in use, how far it is scored (oldest shard watermark) and the lag.';

@@ -1,0 +1,1 @@
+"""Scheduled scoring: detection configs, the watermarked job, model registry and anomaly events."""

@@ -1,0 +1,182 @@
+"""Scheduled scoring on the real database: models, scores, events, exactly once, catch-up, two workers."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from tsmon.cli import cli
+from tsmon.ingest.batch import SampleBatch, canonical_labels, datetime_to_us
+from tsmon.ingest.writer import SampleWriter, SeriesCache
+from tsmon.scoring import events as events_module
+from tsmon.scoring.configs import DetectionConfigError, apply_yaml, load_configs
+from tsmon.scoring.feedback import FeedbackError, give_feedback
+from tsmon.scoring.job import claim_shards, score_shard
+
+Conn = psycopg.Connection[tuple[object, ...]]
+NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+SPIKE = NOW - timedelta(minutes=20)
+CONFIG = """
+configs:
+  - name: load
+    metric: demo_load
+    matchers: [{label: host, op: "=~", value: "web.*"}]
+    resolution: 1m
+    detector: mad
+    training_window: 1d
+    shards: 2
+"""
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[Conn]:
+    with psycopg.connect(db_url, autocommit=True) as c:
+        rng = random.Random(3)
+        writer = SampleWriter(c, SeriesCache(100))
+        for host in ("web1", "web2", "db1"):
+            batch = SampleBatch()
+            for m in range(36 * 60, 0, -1):
+                t = NOW - timedelta(minutes=m)
+                v = 50 + 10 * math.sin(m / 90) + rng.gauss(0, 1)
+                if host == "web1" and SPIKE <= t < SPIKE + timedelta(minutes=3):
+                    v += 60
+                batch.append("demo_load", canonical_labels({"host": host}), datetime_to_us(t), v)
+            writer.write(batch)
+        apply_yaml(c, CONFIG)
+        yield c
+
+
+def run_all(conn: Conn, owner: str, now: datetime) -> int:
+    configs = {c.id: c for c in load_configs(conn)}
+    windows = 0
+    for config_id, shard in claim_shards(conn, owner, timedelta(minutes=2), 100):
+        windows += score_shard(conn, configs[config_id], shard, owner, now).windows
+    return windows
+
+
+def snapshot(conn: Conn) -> list[tuple[object, ...]]:
+    return (
+        conn.execute(
+            "SELECT time, series_id, model_version, score, expected, lower, upper, is_anomaly "
+            "FROM tsmon.anomaly_scores ORDER BY series_id, time"
+        ).fetchall()
+        + conn.execute(
+            "SELECT series_id, started_at, ended_at, peak_score, severity, status "
+            "FROM tsmon.anomalies ORDER BY 1, 2"
+        ).fetchall()
+    )
+
+
+def test_scores_models_and_events(conn: Conn) -> None:
+    assert run_all(conn, "w1", NOW) == 2 * 60  # web1, web2: the first run scores the last hour
+    rows = conn.execute(
+        "SELECT labels->>'host', count(*), count(DISTINCT model_version), "
+        "min(score) >= 0 AND max(score) <= 1 "
+        "FROM tsmon.metric_anomaly_scores GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert rows == [("web1", 60, 1, True), ("web2", 60, 1, True)]  # db1 does not match host=~web.*
+    models = conn.execute(
+        "SELECT count(*), min(train_points), bool_and(reason = 'initial') FROM tsmon.models"
+    )
+    assert models.fetchone() == (2, 1440, True)  # one day before the first scored window
+    anomalies = conn.execute(
+        "SELECT labels->>'host', started_at, ended_at, status FROM tsmon.metric_anomalies ORDER BY started_at"
+    ).fetchall()
+    assert [(a[0], a[1], a[2], a[3]) for a in anomalies] == [
+        ("web1", SPIKE, SPIKE + timedelta(minutes=3), "closed")
+    ]
+    assert run_all(conn, "w1", NOW) == 0  # nothing new: no duplicates
+
+
+def test_crash_mid_batch_then_rerun_gives_identical_rows(conn: Conn, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_all(conn, "w1", NOW)
+    reference = snapshot(conn)
+    conn.execute("TRUNCATE tsmon.anomaly_scores, tsmon.anomalies, tsmon.models CASCADE")
+    conn.execute("UPDATE tsmon.detection_shards SET watermark = NULL, scored_at = NULL, lease_until = NULL")
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(events_module, "save", crash)
+    with pytest.raises(RuntimeError, match="worker killed"):
+        run_all(conn, "w1", NOW)
+    assert conn.execute("SELECT count(*) FROM tsmon.anomaly_scores").fetchone() == (
+        0,
+    )  # nothing half-written
+    monkeypatch.undo()
+    conn.execute("UPDATE tsmon.detection_shards SET lease_until = NULL")  # the dead worker's lease expired
+    run_all(conn, "w2", NOW)
+    assert snapshot(conn) == reference
+
+
+def test_catch_up_after_a_pause_leaves_no_gap(conn: Conn) -> None:
+    earlier = NOW - timedelta(hours=2)
+    run_all(conn, "w1", earlier)
+    run_all(conn, "w1", NOW)  # two hours later
+    gaps = conn.execute(
+        "SELECT series_id, count(*), min(time), max(time) FROM tsmon.anomaly_scores GROUP BY 1"
+    ).fetchall()
+    for _, n, first, last in gaps:
+        assert isinstance(first, datetime) and isinstance(last, datetime)
+        assert n == (last - first) / timedelta(minutes=1) + 1  # every window once, none missing
+
+
+def test_two_workers_never_hold_the_same_shard(conn: Conn) -> None:
+    first = claim_shards(conn, "w1", timedelta(minutes=2), 1)
+    second = claim_shards(conn, "w2", timedelta(minutes=2), 10)
+    assert len(first) == 1 and first[0] not in second and len(second) == 1
+    config = load_configs(conn)[0]
+    assert not score_shard(conn, config, first[0][1], "w2", NOW).scored  # not w2's lease
+    assert score_shard(conn, config, first[0][1], "w1", NOW).scored
+
+
+def test_bad_config_is_refused_with_its_place() -> None:
+    with pytest.raises(DetectionConfigError, match=r"configs\[0\]: detector must be one of"):
+        apply_yaml(None, "configs: [{name: x, metric: m, detector: magic}]")  # type: ignore[arg-type]
+
+
+def test_events_are_notified_and_feedback_moves_the_threshold(conn: Conn, db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as listener:
+        listener.execute("LISTEN tsmon_anomaly")
+        run_all(conn, "w1", NOW)
+        notes = [json.loads(n.payload) for n in listener.notifies(timeout=2, stop_after=2)]
+    assert [n["event"] for n in notes] == ["open", "close"]
+    anomaly_id = notes[0]["anomaly_id"]
+    assert give_feedback(conn, anomaly_id, "false", "deploy") == ("false_positive", pytest.approx(0.991))
+    assert give_feedback(conn, anomaly_id, "true")[1] == pytest.approx(0.9905)
+    for _ in range(5):
+        give_feedback(conn, anomaly_id, "true")
+    assert load_configs(conn)[0].threshold == pytest.approx(0.99)  # never below the configured floor
+    precision = conn.execute(
+        "SELECT events, true_positives, precision FROM tsmon.detection_precision"
+    ).fetchone()
+    assert precision == (1, 1, 1.0)
+    with pytest.raises(FeedbackError, match="no anomaly with id"):
+        give_feedback(conn, 10**9, "true")
+
+
+def test_cli_apply_list_anomalies_feedback(
+    conn: Conn, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TSMON_DATABASE_URL", db_url)
+    monkeypatch.setenv("TSMON_HOME", str(tmp_path))
+    (tmp_path / "c.yaml").write_text(CONFIG.replace("name: load", "name: load2").replace("mad", "seasonal"))
+    runner = CliRunner()
+    assert (
+        "applied 1 configs: load2" in runner.invoke(cli, ["detect", "apply", str(tmp_path / "c.yaml")]).output
+    )
+    listed = runner.invoke(cli, ["detect", "list"]).output
+    assert "load: demo_load mad @1m threshold 0.9900" in listed and "load2: demo_load seasonal" in listed
+    run_all(conn, "w1", NOW)
+    out = runner.invoke(cli, ["anomalies"]).output
+    assert "closed" in out and 'demo_load{"host": "web1"}' in out
+    anomaly_id = out.split()[0]
+    assert "false_positive" in runner.invoke(cli, ["feedback", anomaly_id, "false"]).output
