@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.types.json import Jsonb
 
 from tsmon.db.connect import database_url
 from tsmon.db.migrate import migrate
@@ -27,35 +28,62 @@ RETENTION = RetentionSettings()
 VALUE = """CASE WHEN s.metric LIKE '%%\\_total'
     THEN ((extract(epoch FROM t)::bigint / 60 + s.id * 97) %% 2000) * (1 + s.id %% 7)
     ELSE 50 + 20 * sin(extract(epoch FROM t) / 86400 * 2 * pi() + s.id) + 5 * random() END"""
-# Dashboard queries: (windows, raw). Both return (key, value) rows that must be equal.
+# Dashboard queries as (windows, raw) templates; {f} selects the series. Both sides return rows
+# (key..., value) that must be equal.
+A = (
+    "SELECT bucket, avg FROM tsmon.metric_1m WHERE {f} AND bucket >= %(lo_1m)s AND bucket < %(hi)s "
+    "ORDER BY 1",
+    "SELECT time_bucket('1 minute', time), avg(value) FROM tsmon.metric_samples "
+    "WHERE {f} AND time >= %(lo_1m)s AND time < %(hi)s GROUP BY 1 ORDER BY 1",
+)
+B = (
+    "SELECT bucket, series_id, avg FROM tsmon.metric_1h WHERE {f} "
+    "AND bucket >= %(lo_1h)s AND bucket < %(hi_1h)s ORDER BY 1, 2",
+    "SELECT time_bucket('1 hour', time), series_id, avg(value) FROM tsmon.metric_samples "
+    "WHERE {f} AND time >= %(lo_1h)s AND time < %(hi_1h)s GROUP BY 1, 2 ORDER BY 1, 2",
+)
+C = (
+    "SELECT series_id, sum(sum) / sum(count) FROM tsmon.metric_1d WHERE {f} "
+    "AND bucket >= %(lo_1d)s AND bucket < %(hi_1d)s GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
+    "SELECT series_id, avg(value) FROM tsmon.metric_samples WHERE {f} "
+    "AND time >= %(lo_1d)s AND time < %(hi_1d)s GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
+)
+HOST = "metric = 'bench_gauge' AND labels @> %(host)s"
+RACK = "metric = 'bench_gauge' AND labels @> %(rack)s"
+
+
+def ids_of(labels: str) -> str:
+    """Label filter as an id array (an InitPlan): pushed into both parts of the real-time views."""
+    return f"series_id = ANY(ARRAY(SELECT series_id FROM tsmon.metric_series WHERE {labels}))"
+
+
+# name: (templates, filter on windows, filter on raw samples)
 QUERIES = {
-    "a_24h_1m_one_series": (
-        "SELECT bucket, avg FROM tsmon.metric_1m WHERE series_id = %(one)s "
-        "AND bucket >= %(lo_1m)s AND bucket < %(hi)s ORDER BY 1",
-        "SELECT time_bucket('1 minute', time), avg(value) FROM tsmon.metric_samples "
-        "WHERE series_id = %(one)s AND time >= %(lo_1m)s AND time < %(hi)s GROUP BY 1 ORDER BY 1",
-    ),
-    "b_30d_1h_20_series": (
-        "SELECT bucket, series_id, avg FROM tsmon.metric_1h WHERE series_id = ANY(%(twenty)s) "
-        "AND bucket >= %(lo_1h)s AND bucket < %(hi_1h)s ORDER BY 1, 2",
-        "SELECT time_bucket('1 hour', time), series_id, avg(value) FROM tsmon.metric_samples "
-        "WHERE series_id = ANY(%(twenty)s) AND time >= %(lo_1h)s AND time < %(hi_1h)s "
-        "GROUP BY 1, 2 ORDER BY 1, 2",
-    ),
-    "c_top10_avg_7d": (
-        "SELECT series_id, sum(sum) / sum(count) FROM tsmon.metric_1d WHERE metric = 'bench_gauge' "
-        "AND bucket >= %(lo_1d)s AND bucket < %(hi_1d)s GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
-        "SELECT series_id, avg(value) FROM tsmon.metric_samples WHERE metric = 'bench_gauge' "
-        "AND time >= %(lo_1d)s AND time < %(hi_1d)s GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
-    ),
+    "a_24h_1m_one_series": (A, "series_id = %(one)s", "series_id = %(one)s"),
+    "b_30d_1h_20_series": (B, "series_id = ANY(%(twenty)s)", "series_id = ANY(%(twenty)s)"),
+    "c_top10_avg_7d": (C, "metric = 'bench_gauge'", "metric = 'bench_gauge'"),
 }
+# Not targets, diagnostics: the same series chosen by labels, as Grafana panels do.
+LABEL_QUERIES = {
+    "a_by_labels_join": (A, HOST, HOST),
+    "a_by_labels_id_array": (A, ids_of(HOST), HOST),
+    "b_by_labels_join": (B, RACK, RACK),
+    "b_by_labels_id_array": (B, ids_of(RACK), RACK),
+}
+
+
+def drop_database(name: str) -> str:
+    """Drop ``name`` if it exists; the server's URL."""
+    base = database_url(Settings())
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    return base
 
 
 def scratch_database(name: str, engine: str) -> str:
     """A fresh migrated database ``name`` on TSMON_DATABASE_URL's server or the embedded one."""
-    base = database_url(Settings())
+    base = drop_database(name)
     with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = make_conninfo(**{**conninfo_to_dict(base), "dbname": name})  # type: ignore[arg-type]
     with psycopg.connect(url, autocommit=True) as conn:
@@ -66,11 +94,6 @@ def scratch_database(name: str, engine: str) -> str:
             "WHERE job_id >= 1000"
         )
     return url
-
-
-def drop_database(name: str) -> None:
-    with psycopg.connect(database_url(Settings()), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def insert_minutes(conn: Conn, lo: datetime, hi: datetime) -> int:
@@ -131,17 +154,11 @@ def same(a: list, b: list) -> bool:
     )
 
 
-def bench_queries(conn: Conn, end: datetime, runs: int) -> dict[str, dict[str, float]]:
-    def floor(step: str) -> datetime:
-        row = conn.execute(f"SELECT time_bucket('1 {step}', %s::timestamptz)", (end,)).fetchone()
-        assert row is not None and isinstance(row[0], datetime)
-        return row[0]
-
-    ids = [r[0] for r in conn.execute("SELECT id FROM tsmon.series WHERE metric = 'bench_gauge' ORDER BY id")]
-    hour, day = floor("hour"), floor("day")
+def bench_queries(conn: Conn, end: datetime, runs: int) -> tuple[dict[str, dict[str, float]], ...]:
+    hour, day = end.replace(minute=0), end.replace(hour=0, minute=0)
     params: dict[str, object] = {
-        "one": ids[17],
-        "twenty": ids[:: max(len(ids) // 20, 1)][:20],
+        "host": Jsonb({"host": "h17"}),
+        "rack": Jsonb({"rack": "r7"}),
         "hi": end,
         "lo_1m": end - timedelta(hours=24),
         "hi_1h": hour + timedelta(hours=1),
@@ -149,17 +166,24 @@ def bench_queries(conn: Conn, end: datetime, runs: int) -> dict[str, dict[str, f
         "hi_1d": day + timedelta(days=1),
         "lo_1d": day + timedelta(days=1) - timedelta(days=8),  # whole days covering the last 7
     }
-    results = {}
-    for name, (windows_q, raw_q) in QUERIES.items():
-        windows_ms, windows_rows = time_query(conn, windows_q, params, runs)
-        raw_ms, raw_rows = time_query(conn, raw_q, params, runs)
-        assert len(windows_rows) == len(raw_rows) > 0, (name, len(windows_rows), len(raw_rows))
-        assert same(windows_rows, raw_rows), f"{name}: windows and raw samples disagree"
-        results[name] = {"windows_ms": windows_ms, "raw_ms": raw_ms, "speedup": raw_ms / windows_ms}
-        print(
-            f"{name:22} windows {windows_ms:8.2f} ms  raw {raw_ms:9.2f} ms  "
-            f"speedup {raw_ms / windows_ms:7.1f}x  ({len(raw_rows)} rows)"
-        )
+    for key, query in (
+        ("one", f"SELECT id FROM tsmon.series WHERE {HOST}"),
+        ("twenty", f"SELECT array_agg(id) FROM tsmon.series WHERE {RACK}"),
+    ):
+        params[key] = conn.execute(query, params).fetchall()[0][0]
+    print(f"data ends {end:%H:%M} UTC: real-time parts of 1h/1d hold {end.minute} min / {end.hour} h")
+    results: tuple[dict[str, dict[str, float]], ...] = ({}, {})
+    for queries, out in zip((QUERIES, LABEL_QUERIES), results, strict=True):
+        for name, ((windows_q, raw_q), windows_f, raw_f) in queries.items():
+            windows_ms, windows_rows = time_query(conn, windows_q.format(f=windows_f), params, runs)
+            raw_ms, raw_rows = time_query(conn, raw_q.format(f=raw_f), params, runs)
+            assert len(windows_rows) == len(raw_rows) > 0, (name, len(windows_rows), len(raw_rows))
+            assert same(windows_rows, raw_rows), f"{name}: windows and raw samples disagree"
+            out[name] = {"windows_ms": windows_ms, "raw_ms": raw_ms, "speedup": raw_ms / windows_ms}
+            print(
+                f"{name:22} windows {windows_ms:8.2f} ms  raw {raw_ms:9.2f} ms  "
+                f"speedup {raw_ms / windows_ms:7.1f}x  ({len(raw_rows)} rows)"
+            )
     return results
 
 
@@ -198,15 +222,15 @@ def main() -> None:
                 materialise_s = materialise(conn, end)
                 print(f"[{label}] windows materialised in {materialise_s:.1f} s")
                 if label == "7d":
-                    row = conn.execute(
+                    result["engine"], result["edition"] = conn.execute(
                         "SELECT engine, (SELECT edition FROM tsmon.capabilities()) FROM tsmon.windows_engine"
-                    ).fetchone()
-                    assert row is not None
-                    result |= {"engine": row[0], "edition": row[1], "samples": samples}
-                    result["materialise_s"] = materialise_s
-                    result["queries"] = bench_queries(conn, end, args.runs)
+                    ).fetchall()[0]
+                    result |= {"samples": samples, "materialise_s": materialise_s}
+                    result["queries"], result["label_queries"] = bench_queries(conn, end, args.runs)
                 refresh_ms[label] = bench_refresh(conn, end, args.refreshes)
-                print(f"[{label}] refresh of one new minute ({args.series} samples): {refresh_ms[label]:.1f} ms")
+                print(
+                    f"[{label}] refresh of one new minute ({args.series} samples): {refresh_ms[label]:.1f} ms"
+                )
         finally:
             drop_database(name)
     queries: dict[str, dict[str, float]] = result["queries"]  # type: ignore[assignment]
@@ -219,12 +243,7 @@ def main() -> None:
     }
     print(f"refresh 7d/1d history: {result['refresh_ratio_7d_vs_1d']:.2f}")
 
-    def rounded(v: object) -> object:
-        if isinstance(v, dict):
-            return {k: rounded(x) for k, x in v.items()}
-        return round(v, 3) if isinstance(v, float) else v
-
-    print(json.dumps(rounded(result)))
+    print(json.dumps(json.loads(json.dumps(result), parse_float=lambda x: round(float(x), 3))))
 
 
 if __name__ == "__main__":
