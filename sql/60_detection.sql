@@ -20,3 +20,25 @@ FROM tsmon.detection_configs c LEFT JOIN tsmon.detection_shards s ON s.config_id
 GROUP BY c.id;
 COMMENT ON VIEW tsmon.detection_status IS
     'Per detection config: threshold in use, how far it is scored (oldest shard watermark) and the lag.';
+
+-- For POST /api/v1/score: the newest model of a series (by id, or metric + labels) under a config
+-- (by name; NULL: the only config whose model exists for the series). SECURITY DEFINER so the
+-- API's role (tsmon_ingest) can score without reading any table.
+CREATE OR REPLACE FUNCTION tsmon.scoring_model(p_series_id bigint, p_metric text, p_labels jsonb, p_config text)
+RETURNS TABLE (series_id bigint, config_id bigint, config text, version integer, detector text,
+               state jsonb, threshold double precision)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT m.series_id, c.id, c.name, m.version, m.detector, m.state,
+           least(c.sensitivity + c.threshold_raise, 0.9999)
+    FROM tsmon.models m
+    JOIN tsmon.detection_configs c ON c.id = m.config_id
+    WHERE m.series_id = coalesce(p_series_id,
+              (SELECT s.id FROM tsmon.series s WHERE s.metric = p_metric AND s.labels = coalesce(p_labels, '{}')))
+      AND (p_config IS NULL OR c.name = p_config)
+    ORDER BY c.id, m.version DESC
+    LIMIT 2
+$$;
+COMMENT ON FUNCTION tsmon.scoring_model(bigint, text, jsonb, text) IS
+    'Newest detection model of a series under a config, for real-time scoring (POST /api/v1/score).';

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from psycopg_pool import ConnectionPool
 
 from tsmon import __version__
-from tsmon.api import health, metrics, write
+from tsmon.api import health, metrics, score, write
 from tsmon.api.body import BadBodyError, BodyTooLargeError, UnsupportedEncodingError
 from tsmon.errors import DatabaseUnavailableError
 from tsmon.ingest.limits import Limits
@@ -109,4 +109,5 @@ def create_app(settings: Settings, database_url: str, registry: CollectorRegistr
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(write.router)
+    app.include_router(score.router)
     return app

@@ -1,0 +1,105 @@
+"""POST /api/v1/score: per-point scores, expected values and bands from a series' active model."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import anyio
+import numpy as np
+from fastapi import APIRouter, Depends, HTTPException, Request
+from psycopg.types.json import Jsonb
+from pydantic import BaseModel, Field
+
+from tsmon.api.auth import require_token
+from tsmon.detection import BaseDetector, from_state
+from tsmon.errors import DatabaseUnavailableError
+from tsmon.ingest.batch import datetime_to_us, guess_epoch_to_us
+from tsmon.ingest.service import TRANSIENT_ERRORS
+
+router = APIRouter(dependencies=[Depends(require_token)])
+# Model versions never change once written: loaded detectors are cached by identity.
+_MODELS: dict[tuple[int, int, int], BaseDetector] = {}
+MAX_POINTS = 100_000
+
+
+class ScoreRequest(BaseModel):
+    series_id: int | None = None
+    metric: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    config: str | None = Field(default=None, description="Detection config name; needed when several apply.")
+    points: list[tuple[float | str, float]] = Field(description="[[timestamp, value], ...] in time order")
+
+
+def _seconds(ts: float | str) -> float:
+    if isinstance(ts, str):
+        return datetime_to_us(datetime.fromisoformat(ts.replace("Z", "+00:00"))) / 1e6
+    return guess_epoch_to_us(ts) / 1e6
+
+
+def _load(request: Request, body: ScoreRequest) -> tuple[dict[str, Any], BaseDetector]:
+    try:
+        with request.app.state.pool.connection(timeout=2.0) as conn:
+            rows = conn.execute(
+                "SELECT series_id, config_id, config, version, detector, state, threshold "
+                "FROM tsmon.scoring_model(%s, %s, %s, %s)",
+                (body.series_id, body.metric, Jsonb(body.labels) if body.metric else None, body.config),
+            ).fetchall()
+    except TRANSIENT_ERRORS as exc:
+        raise DatabaseUnavailableError(f"database unavailable: {type(exc).__name__}") from exc
+    if not rows:
+        raise HTTPException(404, "no trained model for that series (and config)")
+    if len(rows) > 1 and rows[0][1] != rows[1][1]:
+        raise HTTPException(400, "several detection configs score this series: name one with `config`")
+    series_id, config_id, config, version, detector, state, threshold = rows[0]
+    key = (int(str(config_id)), int(str(series_id)), int(str(version)))
+    model = _MODELS.get(key)
+    if model is None:
+        model = _MODELS[key] = from_state(state)
+    meta = {
+        "series_id": key[1],
+        "config": config,
+        "model_version": key[2],
+        "detector": detector,
+        "threshold": float(str(threshold)),
+    }
+    return meta, model
+
+
+def _score(meta: dict[str, Any], model: BaseDetector, body: ScoreRequest) -> dict[str, Any]:
+    times = np.array([_seconds(t) for t, _ in body.points])
+    values = np.array([v for _, v in body.points], dtype=np.float64)
+    if np.any(np.diff(times) < 0) or not np.all(np.isfinite(values)):
+        raise HTTPException(400, "points must be in time order, with finite values")
+    model.set_params(threshold=meta["threshold"])
+    scores = model.score_samples(values, timestamps=times)
+    expected, lower, upper = model.predict_bands(values, timestamps=times)
+    flags = scores >= meta["threshold"]
+    return {
+        **meta,
+        "scores": [
+            {
+                "time": float(t),
+                "value": float(v),
+                "score": float(s),
+                "expected": float(e),
+                "lower": float(lo),
+                "upper": float(hi),
+                "is_anomaly": bool(a),
+            }
+            for t, v, s, e, lo, hi, a in zip(
+                times, values, scores, expected, lower, upper, flags, strict=True
+            )
+        ],
+    }
+
+
+@router.post("/api/v1/score")
+async def score(request: Request, body: ScoreRequest) -> dict[str, Any]:
+    """Score recent points of one series with its active model (nothing is stored)."""
+    if body.series_id is None and not body.metric:
+        raise HTTPException(400, "name the series: series_id, or metric (+ labels)")
+    if not 0 < len(body.points) <= MAX_POINTS:
+        raise HTTPException(400, f"send 1 to {MAX_POINTS} points")
+    meta, model = await anyio.to_thread.run_sync(_load, request, body)
+    return await anyio.to_thread.run_sync(_score, meta, model, body)
