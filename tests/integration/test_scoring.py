@@ -180,3 +180,32 @@ def test_cli_apply_list_anomalies_feedback(
     assert "closed" in out and 'demo_load{"host": "web1"}' in out
     anomaly_id = out.split()[0]
     assert "false_positive" in runner.invoke(cli, ["feedback", anomaly_id, "false"]).output
+
+
+def test_drift_is_recorded_and_retrains(conn: Conn) -> None:
+    rng = random.Random(5)
+    shift_at = NOW - timedelta(hours=7)
+    batch = SampleBatch()
+    for m in range(36 * 60, 0, -1):
+        t = NOW - timedelta(minutes=m)
+        batch.append(
+            "demo_drift", "{}", datetime_to_us(t), (80.0 if t >= shift_at else 50.0) + rng.gauss(0, 1)
+        )
+    SampleWriter(conn, SeriesCache(10)).write(batch)
+    apply_yaml(
+        conn, "configs: [{name: drift, metric: demo_drift, detector: mad, training_window: 1d, shards: 1}]"
+    )
+    run_all(conn, "w1", shift_at)  # trained on the old level
+    for _ in range(3):  # catch up to now, six hours per run
+        conn.execute("UPDATE tsmon.detection_shards SET scored_at = NULL")
+        run_all(conn, "w1", NOW)
+    drift = conn.execute(
+        "SELECT d.psi > 0.25, d.ks_p_value < 0.001, d.retrained FROM tsmon.drift_events d "
+        "JOIN tsmon.detection_configs c ON c.id = d.config_id WHERE c.name = 'drift'"
+    ).fetchall()
+    assert drift == [(True, True, True)]
+    reasons = conn.execute(
+        "SELECT m.reason FROM tsmon.models m JOIN tsmon.detection_configs c ON c.id = m.config_id "
+        "WHERE c.name = 'drift' ORDER BY version"
+    ).fetchall()
+    assert reasons == [("initial",), ("drift",)]

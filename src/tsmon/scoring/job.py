@@ -13,6 +13,7 @@ from psycopg import sql
 
 from tsmon.scoring import events
 from tsmon.scoring.configs import DetectionConfig
+from tsmon.scoring.drift import measure
 from tsmon.scoring.models import Model, active_models, train
 
 log = logging.getLogger("tsmon.scoring")
@@ -81,9 +82,33 @@ def _series(conn: Conn, config: DetectionConfig, shard: int) -> list[int]:
     return [int(str(r[0])) for r in rows]
 
 
-def _models(conn: Conn, config: DetectionConfig, series: list[int], start: datetime) -> dict[int, Model]:
-    """Active models, training first or again (on schedule) where needed, on data before ``start``."""
+DRIFT_EVERY = {"1m": timedelta(hours=1), "1h": timedelta(days=1)}
+DRIFT_RECENT = {"1m": timedelta(hours=6), "1h": timedelta(days=7)}
+
+
+def _recent(
+    conn: Conn, config: DetectionConfig, series: list[int], before: datetime
+) -> dict[int, np.ndarray]:
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT series_id, array_agg(sum / count) FROM {} WHERE series_id = ANY(%s) AND bucket >= %s "
+            "AND bucket < %s GROUP BY series_id"
+        ).format(sql.Identifier("tsmon", f"samples_{config.resolution}")),
+        (series, before - DRIFT_RECENT[config.resolution], before),
+    ).fetchall()
+    return {int(str(sid)): np.asarray(vals, dtype=np.float64) for sid, vals in rows}
+
+
+def _models(
+    conn: Conn, config: DetectionConfig, series: list[int], start: datetime, stop: datetime
+) -> dict[int, Model]:
+    """Active models, trained first or again where needed (missing, on schedule, or drifted)."""
     models = active_models(conn, config, series)
+    every = DRIFT_EVERY[config.resolution]
+    # Drift is tested once per hour (per day for 1h windows): when this batch crosses that boundary.
+    recent = (
+        _recent(conn, config, series, start) if floor_time(start, every) != floor_time(stop, every) else {}
+    )
     for sid in series:
         model = models.get(sid)
         reason = (
@@ -93,11 +118,21 @@ def _models(conn: Conn, config: DetectionConfig, series: list[int], start: datet
             if start - model.train_end >= config.retrain_every
             else ""
         )
+        if not reason and model is not None and sid in recent:
+            drift = measure(model.distribution, recent[sid])
+            if drift is not None and drift.drifted:
+                conn.execute(
+                    "INSERT INTO tsmon.drift_events (config_id, series_id, model_version, ks_statistic, "
+                    "ks_p_value, psi, retrained) VALUES (%s, %s, %s, %s, %s, %s, true)",
+                    (config.id, sid, model.version, drift.ks_statistic, drift.ks_p_value, drift.psi),
+                )
+                reason = "drift"
         if reason:
             new = train(conn, config, sid, start, reason)
             if new is not None:
                 models[sid] = new
-    return models
+    wanted = set(series)
+    return {sid: m for sid, m in models.items() if sid in wanted}
 
 
 def score_shard(conn: Conn, config: DetectionConfig, shard: int, owner: str, now: datetime) -> ShardResult:
@@ -129,7 +164,7 @@ def score_shard(conn: Conn, config: DetectionConfig, shard: int, owner: str, now
 
 
 def _score(conn: Conn, config: DetectionConfig, series: list[int], start: datetime, stop: datetime) -> int:
-    models = _models(conn, config, series, start)
+    models = _models(conn, config, series, start, stop)
     rows = conn.execute(
         sql.SQL(
             "SELECT series_id, bucket, extract(epoch FROM bucket)::float8, sum / count FROM {} "
