@@ -42,6 +42,7 @@ GRANT EXECUTE ON FUNCTION
     TO tsmon_reader, tsmon_worker;
 -- Detection: the worker maintains it; people and Grafana read the views.
 GRANT SELECT ON tsmon.detection_configs TO tsmon_worker;
-GRANT SELECT, INSERT, UPDATE, DELETE ON tsmon.detection_shards, tsmon.models, tsmon.drift_events TO tsmon_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON tsmon.detection_shards, tsmon.models, tsmon.drift_events,
+    tsmon.detection_rescore TO tsmon_worker;
 GRANT SELECT ON tsmon.detection_precision, tsmon.detection_status TO tsmon_reader, tsmon_worker;
 GRANT EXECUTE ON FUNCTION tsmon.scoring_model(bigint, text, jsonb, text) TO tsmon_ingest, tsmon_worker;

@@ -175,6 +175,11 @@ def run_detection(ctx: WorkerContext) -> None:
                     ctx.metrics.windows_scored.labels(config.name).inc(result.windows)
             finally:
                 release(conn, ctx.owner, config_id, shard)
+        # Late-data ranges every shard has consumed are no longer needed.
+        conn.execute(
+            "DELETE FROM tsmon.detection_rescore WHERE noted_at <= "
+            "(SELECT min(coalesce(rescore_mark, '-infinity')) FROM tsmon.detection_shards)"
+        )
         for name, lag in conn.execute(
             "SELECT c.name, extract(epoch FROM now() - min(s.watermark)) FROM tsmon.detection_shards s "
             "JOIN tsmon.detection_configs c ON c.id = s.config_id WHERE c.enabled GROUP BY c.name"

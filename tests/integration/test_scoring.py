@@ -209,3 +209,38 @@ def test_drift_is_recorded_and_retrains(conn: Conn) -> None:
         "WHERE c.name = 'drift' ORDER BY version"
     ).fetchall()
     assert reasons == [("initial",), ("drift",)]
+
+
+def test_late_data_rescores_windows_and_updates_events(conn: Conn) -> None:
+    run_all(conn, "w1", NOW)
+    web2 = conn.execute('SELECT id FROM tsmon.series WHERE labels = \'{"host": "web2"}\'').fetchone()
+    assert web2 is not None
+    late = NOW - timedelta(minutes=30)
+    before = conn.execute(
+        "SELECT score, is_anomaly FROM tsmon.anomaly_scores WHERE series_id = %s AND time = %s",
+        (web2[0], late),
+    ).fetchone()
+    assert before is not None and before[1] is False
+    # A late sample lands in a window already scored (an outlier the sender had buffered).
+    batch = SampleBatch(
+        ["demo_load"], ['{"host":"web2"}'], [datetime_to_us(late + timedelta(seconds=30))], [500.0]
+    )
+    SampleWriter(conn, SeriesCache(10)).write(batch)
+    assert conn.execute("SELECT count(*) FROM tsmon.detection_rescore").fetchone() == (1,)
+    # Three minutes pass (the windows have been refreshed by then): the range is settled.
+    conn.execute("UPDATE tsmon.detection_rescore SET noted_at = noted_at - interval '3 minutes'")
+    conn.execute(
+        "UPDATE tsmon.detection_shards "
+        "SET rescore_mark = rescore_mark - interval '3 minutes', scored_at = NULL"
+    )
+    run_all(conn, "w1", NOW)
+    after = conn.execute(
+        "SELECT score, is_anomaly, (SELECT count(*) FROM tsmon.anomaly_scores WHERE series_id = %s) "
+        "FROM tsmon.anomaly_scores WHERE series_id = %s AND time = %s",
+        (web2[0], web2[0], late),
+    ).fetchone()
+    assert after is not None and after[1] is True and after[2] == 60  # re-scored, not duplicated
+    event = conn.execute(
+        "SELECT started_at, status FROM tsmon.anomalies WHERE series_id = %s", (web2[0],)
+    ).fetchall()
+    assert event == [(late, "closed")]

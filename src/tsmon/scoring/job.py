@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,24 +14,23 @@ from tsmon.scoring import events
 from tsmon.scoring.configs import DetectionConfig
 from tsmon.scoring.drift import measure
 from tsmon.scoring.models import Model, active_models, train
+from tsmon.scoring.rescore import rescore, settled_ranges
+from tsmon.scoring.scores import write_scores
 
 log = logging.getLogger("tsmon.scoring")
 Conn = psycopg.Connection[tuple[object, ...]]
 # Windows ending this long ago are complete enough to score (ingest and window refresh lag).
 GRACE = timedelta(seconds=30)
-CONTEXT_POINTS = 60  # earlier windows given to detectors that look back; their scores are not written
+
 FIRST_RUN_WINDOWS = 60  # a new config starts scoring this many windows back
 MAX_WINDOWS_PER_RUN = 360  # bounded catch-up after downtime: at most this many windows per transaction
-_COPY = (
-    "COPY tsmon.anomaly_scores (time, series_id, config_id, detector, model_version, score, expected, lower, "
-    "upper, is_anomaly) FROM STDIN"
-)
 
 
 @dataclass
 class ShardResult:
     scored: bool  # False: lease lost or nothing due
     windows: int = 0
+    rescored: int = 0  # windows scored again because late data changed them
     series: int = 0
     watermark: datetime | None = None
 
@@ -46,7 +44,7 @@ def claim_shards(conn: Conn, owner: str, lease: timedelta, limit: int) -> list[t
     """Lease up to ``limit`` due shards no other live worker holds (SKIP LOCKED: workers never wait)."""
     with conn.transaction():
         conn.execute(
-            "INSERT INTO tsmon.detection_shards (config_id, shard) SELECT c.id, g "
+            "INSERT INTO tsmon.detection_shards (config_id, shard, rescore_mark) SELECT c.id, g, now() "
             "FROM tsmon.detection_configs c, "
             "generate_series(0, c.shards - 1) g WHERE c.enabled ON CONFLICT DO NOTHING"
         )
@@ -136,73 +134,46 @@ def _models(
 
 
 def score_shard(conn: Conn, config: DetectionConfig, shard: int, owner: str, now: datetime) -> ShardResult:
-    """Score the windows after the shard's watermark; scores, events and watermark commit together."""
+    """Score the windows after the shard's watermark, and again those late data changed before it.
+
+    Scores, events and the watermark commit together: a crash leaves nothing, a rerun the same rows.
+    """
     step = config.step
     with conn.transaction():
         row = conn.execute(
-            "SELECT watermark, lease_owner = %s AND lease_until > now() FROM tsmon.detection_shards "
+            "SELECT watermark, lease_owner = %s AND lease_until > now(), rescore_mark "
+            "FROM tsmon.detection_shards "
             "WHERE config_id = %s AND shard = %s FOR UPDATE",
             (owner, config.id, shard),
         ).fetchone()
         if row is None or not row[1]:
             return ShardResult(scored=False)  # the lease expired and another worker may hold it now
+        watermark = row[0] if isinstance(row[0], datetime) else None
         end = floor_time(now - GRACE, step)
-        start = row[0] if isinstance(row[0], datetime) else end - FIRST_RUN_WINDOWS * step
-        stop = min(end, start + MAX_WINDOWS_PER_RUN * step)
-        if stop <= start:
-            return ShardResult(scored=False, watermark=start)
+        start = watermark or end - FIRST_RUN_WINDOWS * step
+        stop = max(start, min(end, start + MAX_WINDOWS_PER_RUN * step))
         series = _series(conn, config, shard)
-        result = ShardResult(scored=True, series=len(series), watermark=stop)
-        if series:
+        result = ShardResult(scored=stop > start, series=len(series), watermark=stop)
+        ranges, mark = settled_ranges(conn, row[2] if isinstance(row[2], datetime) else None)
+        if series and watermark is not None and ranges:
+            result.rescored = rescore(conn, config, series, ranges, watermark)
+        if series and stop > start:
             result.windows = _score(conn, config, series, start, stop)
         conn.execute(
-            "UPDATE tsmon.detection_shards SET watermark = %s, scored_at = now() "
-            "WHERE config_id = %s AND shard = %s",
-            (stop, config.id, shard),
+            "UPDATE tsmon.detection_shards SET watermark = %s, rescore_mark = %s, "
+            "scored_at = CASE WHEN %s THEN now() ELSE scored_at END WHERE config_id = %s AND shard = %s",
+            (stop, mark, stop > start, config.id, shard),
         )
     return result
 
 
 def _score(conn: Conn, config: DetectionConfig, series: list[int], start: datetime, stop: datetime) -> int:
     models = _models(conn, config, series, start, stop)
-    rows = conn.execute(
-        sql.SQL(
-            "SELECT series_id, bucket, extract(epoch FROM bucket)::float8, sum / count FROM {} "
-            "WHERE series_id = ANY(%s) AND bucket >= %s AND bucket < %s ORDER BY series_id, bucket"
-        ).format(sql.Identifier("tsmon", f"samples_{config.resolution}")),
-        (list(models), start - CONTEXT_POINTS * config.step, stop),
-    ).fetchall()
+    flags = write_scores(conn, config, models, start, stop)
     open_events = events.load_open(conn, config, series)
     pending = events.last_pending_run(conn, config, series, start, config.min_duration + config.step)
-    out, touched, written = io.StringIO(), [], 0
-    by_series: dict[int, list[tuple[datetime, float, float]]] = {}
-    for sid, bucket, epoch, value in rows:
-        by_series.setdefault(int(str(sid)), []).append((bucket, float(str(epoch)), float(str(value))))  # type: ignore[arg-type]
-    threshold = config.threshold
-    for sid, points in by_series.items():
-        model = models[sid]
-        model.detector.set_params(threshold=threshold)
-        times = np.array([p[1] for p in points])
-        values = np.array([p[2] for p in points])
-        scores = model.detector.score_samples(values, timestamps=times)
-        expected, lower, upper = model.detector.predict_bands(values, timestamps=times)
-        new = [i for i, p in enumerate(points) if p[0] >= start]
-        flags = [(points[i][0], float(scores[i]), bool(scores[i] >= threshold)) for i in new]
-        for i, (t, score, anomalous) in zip(new, flags, strict=True):
-            out.write(
-                f"{t.isoformat()}\t{sid}\t{config.id}\t{config.detector}\t{model.version}\t{score!r}\t"
-                f"{float(expected[i])!r}\t{float(lower[i])!r}\t{float(upper[i])!r}\t"
-                f"{'t' if anomalous else 'f'}\n"
-            )
-        written += len(new)
-        touched += events.advance(open_events, pending, sid, flags, config=config, version=model.version)
-    # Re-running a window (after a crash, or a reset watermark) replaces its scores: never duplicates.
-    conn.execute(
-        "DELETE FROM tsmon.anomaly_scores "
-        "WHERE config_id = %s AND series_id = ANY(%s) AND time >= %s AND time < %s",
-        (config.id, series, start, stop),
-    )
-    with conn.cursor() as cur, cur.copy(_COPY) as copy:
-        copy.write(out.getvalue())
+    touched: list[events.Event] = []
+    for sid, (version, points) in flags.items():
+        touched += events.advance(open_events, pending, sid, points, config=config, version=version)
     events.save(conn, config, touched)
-    return written
+    return sum(len(points) for _, points in flags.values())
