@@ -244,3 +244,26 @@ def test_late_data_rescores_windows_and_updates_events(conn: Conn) -> None:
         "SELECT started_at, status FROM tsmon.anomalies WHERE series_id = %s", (web2[0],)
     ).fetchall()
     assert event == [(late, "closed")]
+
+
+def test_parallel_workers_split_the_work(conn: Conn, db_url: str) -> None:
+    import threading
+
+    counts: dict[str, int] = {}
+
+    def worker(owner: str) -> None:
+        with psycopg.connect(db_url, autocommit=True) as c:
+            counts[owner] = run_all(c, owner, NOW)
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(counts.values()) == 2 * 60  # every window scored exactly once between them
+    assert conn.execute(
+        "SELECT count(*), count(DISTINCT (series_id, time)) FROM tsmon.anomaly_scores"
+    ).fetchone() == (
+        120,
+        120,
+    )
