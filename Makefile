@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml
 provision:
 	@scripts/provision-db
 
+# The demo workload (injected anomalies) is on for `make run`: TSMON_DEMO=false make run to skip it.
 run: setup
-	$(BIN)/tsmon up
+	TSMON_DEMO=$${TSMON_DEMO:-true} $(BIN)/tsmon up
 
 stop:
 	$(BIN)/tsmon down

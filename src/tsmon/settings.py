@@ -92,3 +92,8 @@ class Settings(BaseSettings):
     compress_after_days: float = Field(
         default=7.0, gt=0, description="Raw chunks older than this are compressed (full edition only)."
     )
+    demo: bool = Field(
+        default=False,
+        description="Feed the synthetic demo workload (injected anomalies, `make run` sets it): "
+        "`tsmon up` backfills it and applies its detection configs, the worker feeds it live.",
+    )

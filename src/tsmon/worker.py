@@ -188,6 +188,14 @@ def run_detection(ctx: WorkerContext) -> None:
                 ctx.metrics.detection_lag.labels(str(name)).set(float(str(lag)))
 
 
+def feed_demo(ctx: WorkerContext) -> None:
+    """The demo workload's live samples (TSMON_DEMO): normal behaviour after the backfilled history."""
+    from tsmon.demo import feed
+
+    with ctx.pool.connection() as conn:
+        feed(conn, datetime.now(UTC))
+
+
 # -- scheduler -----------------------------------------------------------------------------------
 def build_scheduler(
     ctx: WorkerContext, scheduler: BaseScheduler | None = None, scrape_jobs: list[ScrapeJob] | None = None
@@ -213,6 +221,8 @@ def build_scheduler(
     every(OWN_METRICS_INTERVAL_S, record_own_metrics, "record_own_metrics")
     every(WINDOWS_INTERVAL_S, maintain_windows, "maintain_windows")
     every(DETECTION_INTERVAL_S, run_detection, "run_detection")
+    if ctx.settings.demo:
+        every(HOST_METRICS_INTERVAL_S, feed_demo, "feed_demo")
     if scrape_jobs is None:
         scrape_jobs = jobs_from_settings(
             ctx.settings.scrape_config, ctx.settings.api_host, ctx.settings.api_port

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+import psycopg
 
 from tsmon.cli import cli
 from tsmon.db.connect import connect, database_url, embedded_cluster
@@ -53,10 +54,14 @@ def up_cmd(settings: Settings) -> None:
     url = database_url(settings)
     with connect(settings, autocommit=True) as conn:
         report = migrate(conn, settings)
-        if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM tsmon.detection_configs)").fetchone() == (True,):
-            from tsmon.scoring.configs import apply_default_configs
+        from tsmon.scoring.configs import apply_default_configs, apply_yaml
 
+        if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM tsmon.detection_configs)").fetchone() == (True,):
             apply_default_configs(conn)
+        if settings.demo and start_demo(conn):
+            from tsmon.demo import DEMO_CONFIGS
+
+            apply_yaml(conn, DEMO_CONFIGS.read_text())
     home = settings.home.absolute()
     env = {**os.environ, "TSMON_HOME": str(home)}
     api = processes.start_detached(home, "api", ["serve"], env)
@@ -98,3 +103,21 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def start_demo(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
+    """Backfill the demo workload once (True then); later starts leave it to the worker's live feed.
+
+    Backfilled before its configs exist: scoring them first would move past the injected hour.
+    """
+    from datetime import UTC, datetime
+
+    from tsmon.demo import backfill
+
+    started = conn.execute(
+        "SELECT 1 FROM tsmon.series WHERE metric = 'demo_workload_start_time_seconds'"
+    ).fetchone()
+    if started:
+        return False
+    backfill(conn, datetime.now(UTC))
+    return True
