@@ -48,22 +48,30 @@ CREATE OR REPLACE FUNCTION tsmon.metric_windows(
 RETURNS TABLE (bucket timestamptz, series_id bigint, labels jsonb, resolution text, count bigint,
                avg double precision, min double precision, max double precision,
                first double precision, last double precision, increase double precision)
-LANGUAGE sql STABLE
-SET search_path = pg_catalog
+LANGUAGE sql STABLE SECURITY DEFINER  -- the same data the metric_* views give tsmon_reader
+SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH r AS (SELECT tsmon.pick_resolution(p_start, p_end, p_min_points) AS res)
-    SELECT w.bucket, w.series_id, w.labels, '1d', w.count, w.avg, w.min, w.max, w.first, w.last, w.increase
-    FROM tsmon.metric_1d w, r WHERE r.res = '1d' AND w.metric = p_metric AND w.bucket >= p_start AND w.bucket < p_end
-    UNION ALL
-    SELECT w.bucket, w.series_id, w.labels, '1h', w.count, w.avg, w.min, w.max, w.first, w.last, w.increase
-    FROM tsmon.metric_1h w, r WHERE r.res = '1h' AND w.metric = p_metric AND w.bucket >= p_start AND w.bucket < p_end
-    UNION ALL
-    SELECT w.bucket, w.series_id, w.labels, '1m', w.count, w.avg, w.min, w.max, w.first, w.last, w.increase
-    FROM tsmon.metric_1m w, r WHERE r.res = '1m' AND w.metric = p_metric AND w.bucket >= p_start AND w.bucket < p_end
-    UNION ALL
-    SELECT x.time, x.series_id, x.labels, 'raw', 1, x.value, x.value, x.value, x.value, x.value, 0
-    FROM tsmon.metric_samples x, r WHERE r.res = 'raw' AND x.metric = p_metric AND x.time >= p_start AND x.time < p_end
-      AND x.value <> 'NaN'::float8
+    -- Series ids are looked up once and pushed into the windows (a join on metric name cannot be
+    -- pushed below the windows' real-time GROUP BY, and would aggregate every series' windows).
+    WITH r AS (SELECT tsmon.pick_resolution(p_start, p_end, p_min_points) AS res),
+         ids AS (SELECT ARRAY(SELECT id FROM tsmon.series WHERE metric = p_metric) AS ids)
+    SELECT w.bucket, w.series_id, s.labels, r.res, w.count, w.sum / w.count, w.min, w.max, w.first, w.last,
+           w.increase
+    FROM r, ids, LATERAL (
+        SELECT * FROM tsmon.samples_1d WHERE r.res = '1d' AND samples_1d.series_id = ANY(ids.ids)
+          AND samples_1d.bucket >= p_start AND samples_1d.bucket < p_end
+        UNION ALL
+        SELECT * FROM tsmon.samples_1h WHERE r.res = '1h' AND samples_1h.series_id = ANY(ids.ids)
+          AND samples_1h.bucket >= p_start AND samples_1h.bucket < p_end
+        UNION ALL
+        SELECT * FROM tsmon.samples_1m WHERE r.res = '1m' AND samples_1m.series_id = ANY(ids.ids)
+          AND samples_1m.bucket >= p_start AND samples_1m.bucket < p_end
+        UNION ALL
+        SELECT x.time, x.series_id, 1, x.value, x.value * x.value, x.value, x.value, x.value, x.value, 0
+        FROM tsmon.samples x WHERE r.res = 'raw' AND x.series_id = ANY(ids.ids)
+          AND x.time >= p_start AND x.time < p_end AND x.value <> 'NaN'::float8
+    ) w (bucket, series_id, count, sum, sum_sq, min, max, first, last, increase)
+    JOIN tsmon.series s ON s.id = w.series_id
     ORDER BY 1, 2
 $$;
 COMMENT ON FUNCTION tsmon.metric_windows(text, timestamptz, timestamptz, integer) IS

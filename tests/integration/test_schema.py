@@ -14,7 +14,17 @@ from tests.conftest import DatabaseServer
 from tsmon.ingest.batch import SampleBatch
 from tsmon.ingest.writer import SampleWriter, SeriesCache
 
-PUBLIC_VIEWS = ["metric_series", "metric_samples", "metric_anomaly_scores", "metric_anomalies"]
+PUBLIC_VIEWS = [
+    "metric_series",
+    "metric_samples",
+    "metric_anomaly_scores",
+    "metric_anomalies",
+    "metric_1m",
+    "metric_1h",
+    "metric_1d",
+    "detection_status",
+    "detection_precision",
+]
 
 
 def test_hypertables_and_chunk_intervals(conn: psycopg.Connection[tuple[object, ...]]) -> None:
@@ -86,6 +96,8 @@ def test_reader_sees_views_only_and_writes_nothing(reader_url: str) -> None:
         for view in PUBLIC_VIEWS:
             conn.execute(f"SELECT * FROM tsmon.{view} LIMIT 1")
         conn.execute("SELECT * FROM tsmon.capabilities()")
+        conn.execute("SELECT * FROM tsmon.metric_windows('m', now() - interval '1 day', now())")
+        conn.execute("SELECT * FROM tsmon.rate('m', now() - interval '5 minutes', now())")
         for stmt in [
             "SELECT * FROM tsmon.samples LIMIT 1",
             "SELECT * FROM tsmon.series LIMIT 1",

@@ -38,22 +38,48 @@ def install(conn: Conn) -> None:
             "INSERT INTO tsmon.window_watermarks (resolution) VALUES (%s) ON CONFLICT DO NOTHING", (res.name,)
         )
     for res in RESOLUTIONS:
-        source = SAMPLES if res.source is None else sql.Identifier("tsmon", f"samples_{res.source}")
-        time_col = sql.Identifier("time" if res.source is None else "bucket")
-        watermark = sql.SQL("tsmon.window_watermark({})").format(sql.Literal(res.name))
-        tail = aggregate_query(res, source, sql.SQL("{} >= {}").format(time_col, watermark))
+        wm = _watermark(res)
+        if res.source is None:
+            tail = aggregate_query(res, SAMPLES, sql.SQL("time >= {}").format(wm))
+        else:
+            # Built from the finer level's table between the two watermarks plus the finer level's
+            # own real-time part, not from its public view: a watermark compared inside the finer
+            # GROUP BY would be evaluated once per row; here each one is an index condition.
+            finer = BY_NAME[res.source]
+            source = sql.SQL(
+                "(SELECT {c} FROM {t} WHERE bucket >= {wm} AND bucket < {fwm} "
+                "UNION ALL SELECT {c} FROM {frt}) AS finer"
+            ).format(c=_COLUMN_LIST, t=finer.table, wm=wm, fwm=_watermark(finer), frt=_real_time(finer))
+            tail = aggregate_query(res, source)
+        conn.execute(sql.SQL("CREATE OR REPLACE VIEW {} AS {}").format(_real_time(res), tail))
+        conn.execute(
+            sql.SQL("COMMENT ON VIEW {} IS {}").format(
+                _real_time(res),
+                sql.Literal(f"Internal: the {res.name} windows not materialised yet (query time)."),
+            )
+        )
         conn.execute(
             sql.SQL(
-                "CREATE OR REPLACE VIEW {rel} AS SELECT {cols} FROM {t} WHERE bucket < {wm} "
-                "UNION ALL SELECT {cols} FROM ({tail}) AS real_time"
-            ).format(rel=res.relation, cols=_COLUMN_LIST, t=res.table, wm=watermark, tail=tail)
+                "CREATE OR REPLACE VIEW {rel} AS SELECT {c} FROM {t} WHERE bucket < {wm} "
+                "UNION ALL SELECT {c} FROM {rt}"
+            ).format(rel=res.relation, c=_COLUMN_LIST, t=res.table, wm=wm, rt=_real_time(res))
         )
         conn.execute(sql.SQL("COMMENT ON VIEW {} IS {}").format(res.relation, res.comment))
+
+
+def _watermark(res: Resolution) -> sql.Composed:
+    return sql.SQL("tsmon.window_watermark({})").format(sql.Literal(res.name))
+
+
+def _real_time(res: Resolution) -> sql.Identifier:
+    """The part of a level not yet materialised, aggregated at query time (watermarks: 1d <= 1h <= 1m)."""
+    return sql.Identifier("tsmon", f"_windows_{res.name}_real_time")
 
 
 def drop(conn: Conn) -> None:
     for res in reversed(RESOLUTIONS):
         conn.execute(sql.SQL("DROP VIEW IF EXISTS {} CASCADE").format(res.relation))
+        conn.execute(sql.SQL("DROP VIEW IF EXISTS {} CASCADE").format(_real_time(res)))
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(res.table))
     conn.execute("DELETE FROM tsmon.window_watermarks")
     conn.execute("DELETE FROM tsmon.window_invalidations")
