@@ -39,6 +39,8 @@ test: setup lint
 
 bench: setup
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/windows.py
+	$(BIN)/python benchmarks/detection.py
 
 clean:
 	-$(BIN)/tsmon down
