@@ -8,12 +8,12 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tsmon.db._host import find_pg_bindir, free_port, port_in_use, reachable_by_others
 from tsmon.errors import EmbeddedDatabaseError
 
 DB_NAME = "tsmon"
@@ -29,44 +29,6 @@ BASE_CONF = {
     "shared_buffers": "'256MB'",
     "log_min_messages": "warning",
 }
-
-
-def find_pg_bindir(configured: Path | None = None) -> Path:
-    """Directory holding initdb/pg_ctl/postgres: the configured one, else the newest Debian-layout install."""
-    if configured is not None:
-        candidates = [configured]
-    else:
-        root = Path("/usr/lib/postgresql")
-        versions = sorted((p for p in root.glob("*") if p.name.isdigit()), key=lambda p: int(p.name))
-        candidates = [v / "bin" for v in reversed(versions)]
-        pg_config = shutil.which("pg_config")
-        if pg_config:
-            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
-            candidates.append(Path(out.stdout.strip()))
-    for bindir in candidates:
-        if (bindir / "postgres").exists() and (bindir / "initdb").exists():
-            return bindir
-    raise EmbeddedDatabaseError(
-        "no PostgreSQL server binaries found (looked in /usr/lib/postgresql/*/bin and pg_config --bindir); "
-        "run scripts/provision-db or set TSMON_PG_BINDIR"
-    )
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _port_in_use(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _reachable_by_others(path: Path) -> bool:
-    """True when every existing ancestor lets 'other' users traverse it (the server's OS user needs that)."""
-    return all(os.stat(p).st_mode & 0o001 for p in [path, *path.parents] if p.exists())
 
 
 @dataclass(frozen=True)
@@ -127,11 +89,11 @@ class EmbeddedCluster:
     def _choose_dirs(self) -> tuple[Path, Path]:
         digest = hashlib.sha256(str(self.home).encode()).hexdigest()[:12]
         datadir = self.home / "pgdata"
-        if self._run_as and not _reachable_by_others(self.home.parent):
+        if self._run_as and not reachable_by_others(self.home.parent):
             # e.g. a clone under /root: the server's user cannot reach it, so keep the data elsewhere.
             datadir = Path("/var/lib/tsmon") / digest / "pgdata"
         socketdir = self.home / "run"
-        if len(str(socketdir)) > _MAX_SOCKET_DIR or (self._run_as and not _reachable_by_others(self.home)):
+        if len(str(socketdir)) > _MAX_SOCKET_DIR or (self._run_as and not reachable_by_others(self.home)):
             socketdir = Path(tempfile.gettempdir()) / f"tsmon-{digest}"
         return datadir, socketdir
 
@@ -217,7 +179,7 @@ class EmbeddedCluster:
         state = self.init()
         if self.running():
             return state
-        if _port_in_use(state.port):
+        if port_in_use(state.port):
             state = ClusterState(state.datadir, state.socketdir, free_port(), state.password)
             self._write_state(state)
         Path(state.socketdir).mkdir(parents=True, exist_ok=True)
