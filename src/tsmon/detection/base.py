@@ -117,6 +117,18 @@ class BaseDetector(BaseEstimator):  # type: ignore[misc]
         return checked
 
     def _validate(self, X: npt.ArrayLike, *, reset: bool) -> FloatArray:
+        if (
+            not reset
+            and isinstance(X, np.ndarray)
+            and X.ndim == 1
+            and X.dtype == np.float64
+            and X.size
+            and getattr(self, "n_features_in_", 1) == 1
+            and np.isfinite(X).all()
+        ):
+            # The scoring job's hot path (one series' values, already clean float64): scikit-learn's
+            # validate_data would cost more than the scoring itself.
+            return X.copy()
         if not hasattr(X, "tocsr") and np.ndim(X) == 1:
             # A 1-D array is one series: fine for a detector fitted on one column, ambiguous otherwise.
             if not reset and getattr(self, "n_features_in_", 1) != 1:
