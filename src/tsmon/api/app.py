@@ -17,6 +17,7 @@ from psycopg_pool import ConnectionPool
 from tsmon import __version__
 from tsmon.api import health, metrics, score, write
 from tsmon.api.body import BadBodyError, BodyTooLargeError, UnsupportedEncodingError
+from tsmon.api.health import RETRY_AFTER_SECONDS
 from tsmon.errors import DatabaseUnavailableError
 from tsmon.ingest.limits import Limits
 from tsmon.ingest.service import IngestMetrics, IngestService
@@ -24,7 +25,6 @@ from tsmon.ingest.writer import SeriesCache
 from tsmon.settings import Settings
 
 log = logging.getLogger("tsmon.api")
-RETRY_AFTER_SECONDS = "5"
 
 
 def _role_setter(role: str | None) -> Callable[[psycopg.Connection[tuple[object, ...]]], None]:

@@ -11,6 +11,7 @@ from tsmon.ingest.service import TRANSIENT_ERRORS
 
 router = APIRouter()
 
+# Senders (Prometheus, Telegraf, OTel) retry after this many seconds on 503.
 RETRY_AFTER_SECONDS = "5"
 
 

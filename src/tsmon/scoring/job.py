@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import psycopg
@@ -16,6 +16,7 @@ from tsmon.scoring.drift import measure
 from tsmon.scoring.models import Model, active_models, train
 from tsmon.scoring.rescore import rescore, settled_ranges
 from tsmon.scoring.scores import write_scores
+from tsmon.windows.definitions import floor_time
 
 log = logging.getLogger("tsmon.scoring")
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -33,11 +34,6 @@ class ShardResult:
     rescored: int = 0  # windows scored again because late data changed them
     series: int = 0
     watermark: datetime | None = None
-
-
-def floor_time(t: datetime, step: timedelta) -> datetime:
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    return epoch + (t - epoch) // step * step
 
 
 def claim_shards(conn: Conn, owner: str, lease: timedelta, limit: int) -> list[tuple[int, int]]:

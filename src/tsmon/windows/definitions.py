@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from psycopg import sql
 
@@ -22,6 +23,10 @@ class Resolution:
     refresh_every: str
 
     @property
+    def step(self) -> timedelta:
+        return _STEPS[self.name]
+
+    @property
     def relation(self) -> sql.Identifier:
         return sql.Identifier("tsmon", f"samples_{self.name}")
 
@@ -38,6 +43,15 @@ class Resolution:
     def table(self) -> sql.Identifier:
         """The tsmon-maintained materialisation (Apache edition)."""
         return sql.Identifier("tsmon", f"_windows_{self.name}")
+
+
+_STEPS = {"1m": timedelta(minutes=1), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def floor_time(t: datetime, step: timedelta) -> datetime:
+    """The start of the bucket holding ``t``: what time_bucket() gives for minutes, hours and days (UTC)."""
+    return _EPOCH + (t - _EPOCH) // step * step
 
 
 MINUTE = Resolution("1m", "1 minute", None, "1 day", "1 day", "1 minute", "1 minute")

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg import sql
 
-from tsmon.windows.definitions import BY_NAME, COLUMNS, RESOLUTIONS, Resolution, aggregate_query
+from tsmon.windows.definitions import BY_NAME, COLUMNS, RESOLUTIONS, Resolution, aggregate_query, floor_time
 from tsmon.windows.retention import RetentionSettings
 
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -16,7 +16,6 @@ SAMPLES = sql.Identifier("tsmon", "samples")
 # Shared by writers (tsmon.note_samples_written), exclusive here: see sql/45_windows_write.sql.
 WRITE_LOCK = 7631001
 _COLUMN_LIST = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
-_STEP = {"1m": timedelta(minutes=1), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
 
 
 def install(conn: Conn) -> None:
@@ -105,14 +104,6 @@ def _merge(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, date
     return merged
 
 
-def _floor(conn: Conn, res: Resolution, t: datetime) -> datetime:
-    row = conn.execute(
-        sql.SQL("SELECT time_bucket({}::interval, %s::timestamptz)").format(sql.Literal(res.bucket)), (t,)
-    ).fetchone()
-    assert row is not None and isinstance(row[0], datetime)
-    return row[0]
-
-
 def _source(res: Resolution) -> tuple[sql.Identifier, sql.Identifier]:
     if res.source is None:
         return SAMPLES, sql.Identifier("time")
@@ -165,24 +156,24 @@ def refresh(
         for res in RESOLUTIONS:
             old = marks.get(res.name)
             if res.source is None:  # complete minutes: those ended at least a minute ago
-                new = _floor(conn, res, now - _STEP["1m"])
+                new = floor_time(now - res.step, res.step)
             else:
                 assert source_mark is not None
-                new = _floor(conn, res, source_mark)
+                new = floor_time(source_mark, res.step)
             start = old
             if start is None:
                 first = _first_source_time(conn, res)
                 if first is None:  # nothing to materialise yet: all of it stays real-time
                     break
-                start = _floor(conn, res, first)
+                start = floor_time(first, res.step)
             if res.source is None and new - start > max_span:
-                new, report.caught_up = _floor(conn, res, start + max_span), False
+                new, report.caught_up = floor_time(start + max_span, res.step), False
             new = max(new, start)
             written = 0
             if old is not None:
                 for lo, hi in late:
                     written += _rewrite(
-                        conn, res, _floor(conn, res, lo), min(_floor(conn, res, hi) + _STEP[res.name], old)
+                        conn, res, floor_time(lo, res.step), min(floor_time(hi, res.step) + res.step, old)
                     )
             written += _rewrite(conn, res, start, new)
             conn.execute(
