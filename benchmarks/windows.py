@@ -167,10 +167,21 @@ def bench_queries(conn: Conn, end: datetime, runs: int, result: dict[str, Any]) 
     params["one"] = conn.execute(f"SELECT id FROM tsmon.series WHERE {HOST}", params).fetchall()[0][0]
     params["twenty"] = [r[0] for r in conn.execute(f"SELECT id FROM tsmon.series WHERE {RACK}", params)]
     realtime = result["realtime_rows"] = {}
-    for res, finer in (("1h", "1m"), ("1d", "1h")):
-        watermark = conn.execute(WATERMARK[result["engine"]], {"res": res}).fetchall()[0][0]
-        query = f"SELECT count(*) FROM tsmon.samples_{finer} WHERE bucket >= %s"
-        realtime[f"{finer}_rows_in_{res}"] = conn.execute(query, (watermark,)).fetchall()[0][0]
+    if result["engine"] == "tsmon":
+        # The coarser levels' unfinished buckets are provisional rows (one per series) merged with
+        # the raw samples after the minute watermark.
+        mark = conn.execute(WATERMARK["tsmon"], {"res": "1m"}).fetchall()[0][0]
+        query = "SELECT count(*) FROM tsmon.samples WHERE time >= %s"
+        realtime["raw_samples_after_1m_watermark"] = conn.execute(query, (mark,)).fetchall()[0][0]
+        for res in ("1h", "1d"):
+            mark = conn.execute(WATERMARK["tsmon"], {"res": res}).fetchall()[0][0]
+            query = f"SELECT count(*) FROM tsmon._windows_{res} WHERE bucket >= %s"
+            realtime[f"provisional_{res}_rows"] = conn.execute(query, (mark,)).fetchall()[0][0]
+    else:
+        for res, finer in (("1h", "1m"), ("1d", "1h")):
+            watermark = conn.execute(WATERMARK[result["engine"]], {"res": res}).fetchall()[0][0]
+            query = f"SELECT count(*) FROM tsmon.samples_{finer} WHERE bucket >= %s"
+            realtime[f"{finer}_rows_in_{res}"] = conn.execute(query, (watermark,)).fetchall()[0][0]
     print(f"data ends {end:%H:%M} UTC; aggregated at query time (real-time parts): {realtime}")
     for key, queries in (("queries", QUERIES), ("label_queries", LABEL_QUERIES)):
         out = result[key] = {}

@@ -180,3 +180,29 @@ def test_pick_resolution(conn: Conn) -> None:
         "FROM tsmon.metric_windows('m', now() - interval '30 days', now())"
     ).fetchall()
     assert rows == [("1h", 48)]
+
+
+def test_windows_follow_minute_by_minute_refreshes(engine_conn: Conn) -> None:
+    """The unfinished hour and day stay right while refreshes advance a minute at a time.
+
+    Crosses an hour and a day boundary, with late samples inside the unfinished hour and the
+    previous one, and a counter reset: the coarser levels' provisional buckets are merged minute by
+    minute and rebuilt when late data falls inside them.
+    """
+    conn, rng = engine_conn, random.Random(7)
+    start = NOW.replace(hour=0, minute=0) - timedelta(days=1, minutes=75)  # 22:45, two days ago
+    counter = 0.0
+    for step in range(90):
+        minute = start + timedelta(minutes=step)
+        rows = []
+        for second in (5, 35):
+            t = datetime_to_us(minute + timedelta(seconds=second))
+            counter = 0.0 if step == 40 and second == 5 else counter + rng.randrange(5)
+            rows += [("g0", t, rng.gauss(50, 10)), ("c0", t, counter)]
+        if step % 7 == 3:  # late: a sample back in this hour or the one before
+            late = minute - timedelta(minutes=rng.randrange(1, 70), seconds=-17)
+            rows.append(("g1", datetime_to_us(late), rng.gauss(10, 1)))
+        write(conn, rows)
+        refresh_windows(conn, RetentionSettings(), now=minute + timedelta(minutes=1, seconds=1))
+        if step % 10 == 9 or step in (14, 15, 16, 75, 76):  # around the hour and day boundaries
+            assert_windows_match_raw(conn, f"after the refresh of {minute:%H:%M}")

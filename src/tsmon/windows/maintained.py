@@ -41,14 +41,12 @@ def install(conn: Conn) -> None:
         if res.source is None:
             tail = aggregate_query(res, SAMPLES, sql.SQL("time >= {}").format(wm))
         else:
-            # Built from the finer level's table between the two watermarks plus the finer level's
-            # own real-time part, not from its public view: a watermark compared inside the finer
-            # GROUP BY would be evaluated once per row; here each one is an index condition.
-            finer = BY_NAME[res.source]
+            # The level's provisional rows (its unfinished bucket, merged by the refresh job up to the
+            # minute watermark) plus the minutes not materialised yet: a few rows per series, so a
+            # query never aggregates an hour of minutes or a day of hours at query time.
             source = sql.SQL(
-                "(SELECT {c} FROM {t} WHERE bucket >= {wm} AND bucket < {fwm} "
-                "UNION ALL SELECT {c} FROM {frt}) AS finer"
-            ).format(c=_COLUMN_LIST, t=finer.table, wm=wm, fwm=_watermark(finer), frt=_real_time(finer))
+                "(SELECT {c} FROM {t} WHERE bucket >= {wm} UNION ALL SELECT {c} FROM {mrt}) AS finer"
+            ).format(c=_COLUMN_LIST, t=res.table, wm=wm, mrt=_real_time(RESOLUTIONS[0]))
             tail = aggregate_query(res, source)
         conn.execute(sql.SQL("CREATE OR REPLACE VIEW {} AS {}").format(_real_time(res), tail))
         conn.execute(
@@ -64,6 +62,13 @@ def install(conn: Conn) -> None:
             ).format(rel=res.relation, c=_COLUMN_LIST, t=res.table, wm=wm, rt=_real_time(res))
         )
         conn.execute(sql.SQL("COMMENT ON VIEW {} IS {}").format(res.relation, res.comment))
+    # A database refreshed by an older tsmon has no provisional rows yet: the views need them now.
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        rows = conn.execute("SELECT resolution, watermark FROM tsmon.window_watermarks").fetchall()
+        marks = {str(name): mark for name, mark in rows if isinstance(mark, datetime)}
+        if len(marks) == len(RESOLUTIONS):
+            _write_provisional(conn, marks)
 
 
 def _watermark(res: Resolution) -> sql.Composed:
@@ -184,7 +189,61 @@ def refresh(
             report.watermarks[res.name] = new
             report.buckets_written[res.name] = written
             source_mark = new
+        if len(report.watermarks) == len(RESOLUTIONS):
+            _write_provisional(conn, report.watermarks, marks, late)
     return report
+
+
+def _write_provisional(
+    conn: Conn,
+    marks: dict[str, datetime],
+    before: dict[str, datetime | None] | None = None,
+    late: list[tuple[datetime, datetime]] | None = None,
+) -> None:
+    """Rewrite each coarser level's unfinished buckets, covering [level watermark, minute watermark).
+
+    Query time merges them with the newest minutes. When the level's bucket is the same as at the
+    last refresh and no late data fell inside it, only the new minutes are merged in; otherwise the
+    bucket is rebuilt from the finer table (at most an hour of minutes, a day of hours).
+    """
+    minute = RESOLUTIONS[0]
+    old_minute = (before or {}).get(minute.name)
+    for res in RESOLUTIONS[1:]:
+        mark = marks[res.name]
+        incremental = (
+            old_minute is not None
+            and (before or {}).get(res.name) == mark
+            and not any(hi > mark and lo < old_minute for lo, hi in late or [])
+        )
+        if incremental:
+            new_minutes = sql.SQL(
+                "(SELECT {c} FROM {t} WHERE bucket >= %s UNION ALL "
+                "SELECT {c} FROM {m} WHERE bucket >= %s AND bucket < %s) AS parts"
+            ).format(c=_COLUMN_LIST, t=res.table, m=minute.table)
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {t} ({cols}) {q} ON CONFLICT (series_id, bucket) DO UPDATE SET {set}"
+                ).format(
+                    t=res.table,
+                    cols=_COLUMN_LIST,
+                    q=aggregate_query(res, new_minutes),
+                    set=sql.SQL(", ").join(
+                        sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in COLUMNS[2:]
+                    ),
+                ),
+                (mark, old_minute, marks[minute.name]),
+            )
+            continue
+        conn.execute(sql.SQL("DELETE FROM {} WHERE bucket >= %s").format(res.table), (mark,))
+        source, time_col = _source(res)
+        conn.execute(
+            sql.SQL("INSERT INTO {t} ({cols}) {q}").format(
+                t=res.table,
+                cols=_COLUMN_LIST,
+                q=aggregate_query(res, source, sql.SQL("{} >= %s").format(time_col)),
+            ),
+            (mark,),
+        )
 
 
 def apply_retention(conn: Conn, retention: RetentionSettings) -> dict[str, int]:
