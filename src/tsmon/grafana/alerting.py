@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from tsmon.grafana.dashboards import explorer, overview
@@ -86,6 +87,20 @@ class Rule:
                 "__dashboardUid__": self.dashboard_uid,
             },
         }
+
+
+def firing(rule: Rule, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> list[dict[str, str]]:
+    """Grafana's threshold on a table result: each row is one alert instance, labelled by its string
+    columns; the instances whose numeric value passes the threshold fire (no rows: nothing fires)."""
+    out = []
+    for row in rows:
+        labels = {c: v for c, v in zip(columns, row, strict=True) if isinstance(v, str)}
+        value = next(
+            float(v) for v in row if isinstance(v, int | float | Decimal) and not isinstance(v, bool)
+        )
+        if value > rule.threshold if rule.evaluator == "gt" else value < rule.threshold:
+            out.append(labels | dict(rule.labels))
+    return out
 
 
 def anomaly_rule(severity: str) -> Rule:

@@ -8,6 +8,7 @@ browser's step: ``${v:sqlstring}`` (each value quoted, ``'`` doubled) and ``${v:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -156,7 +157,8 @@ def _time_group(args: list[str], ctx: QueryContext) -> str:
 
 def expand_macros(sql: str, ctx: QueryContext) -> str:
     """The server's step, in Grafana's order."""
-    start_s, end_s = int(ctx.start.timestamp()), int(ctx.end.timestamp())
+    # Go's Time.Unix(): whole seconds rounded down (also before 1970).
+    start_s, end_s = math.floor(ctx.start.timestamp()), math.floor(ctx.end.timestamp())
     sql = sql.replace("$__interval_ms", str(int(ctx.interval / timedelta(milliseconds=1))))
     sql = sql.replace("$__interval", format_interval(ctx.interval))
     sql = sql.replace("$__unixEpochFrom()", str(start_s)).replace("$__unixEpochTo()", str(end_s))

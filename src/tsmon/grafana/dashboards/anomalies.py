@@ -56,8 +56,9 @@ STATE = _GRID.format(
 )
 # Share of each step the series spent in anomaly (0..1).
 RATE = _GRID.format(
-    value="coalesce(sum(extract(epoch FROM least(ev.hi, b.time + b.step) - greatest(ev.lo, b.time)))"
-    " / extract(epoch FROM b.step), 0)::float8"
+    # Overlapping events (several configs on one series) count once: capped at the whole step.
+    value="least(1, coalesce(sum(extract(epoch FROM least(ev.hi, b.time + b.step) - greatest(ev.lo, b.time)))"
+    " / extract(epoch FROM b.step), 0))::float8"
 )
 PRECISION = """SELECT day AS "time", config AS metric, precision AS value
 FROM tsmon.detection_precision
