@@ -37,10 +37,19 @@ log = logging.getLogger("tsmon.worker")
 HOST_METRICS_INTERVAL_S = 15
 OWN_METRICS_INTERVAL_S = 15
 SCRAPE_THREADS = 8
-DETECTION_INTERVAL_S = 15
+# Often, so a window is scored soon after its grace: a run with nothing due is one cheap query.
+DETECTION_INTERVAL_S = 5
 DETECTION_LEASE = timedelta(minutes=2)
 DETECTION_SHARDS_PER_RUN = 64
 WINDOWS_INTERVAL_S = 60
+# Detection lag per config: how long its oldest complete, unscored window has been waiting since it
+# ended (a shard's watermark is the end of the windows it has scored).
+LAG_QUERY = (
+    "SELECT c.name, extract(epoch FROM greatest(now() - min(s.watermark) - "
+    "CASE c.resolution WHEN '1h' THEN interval '1 hour' ELSE interval '1 minute' END, interval '0'))::float8 "
+    "FROM tsmon.detection_shards s JOIN tsmon.detection_configs c ON c.id = s.config_id "
+    "WHERE c.enabled GROUP BY c.name, c.resolution"
+)
 
 
 @dataclass
@@ -68,7 +77,7 @@ class WorkerMetrics:
         )
         self.detection_lag = Gauge(
             "tsmon_detection_lag_seconds",
-            "Now minus the oldest scoring watermark of a config.",
+            "Age of the oldest complete window of a config not scored yet (0: all scored).",
             ["config"],
             registry=r,
         )
@@ -166,12 +175,12 @@ def run_detection(ctx: WorkerContext) -> None:
         configs = {c.id: c for c in load_configs(conn)}
         if not configs:
             return
-        now = datetime.now(UTC)
+        now, grace = datetime.now(UTC), timedelta(seconds=ctx.settings.detection_grace_seconds)
         for config_id, shard in claim_shards(conn, ctx.owner, DETECTION_LEASE, DETECTION_SHARDS_PER_RUN):
             config = configs.get(config_id)
             try:
                 if config is not None:
-                    result = score_shard(conn, config, shard, ctx.owner, now)
+                    result = score_shard(conn, config, shard, ctx.owner, now, grace=grace)
                     ctx.metrics.windows_scored.labels(config.name).inc(result.windows)
             finally:
                 release(conn, ctx.owner, config_id, shard)
@@ -180,10 +189,7 @@ def run_detection(ctx: WorkerContext) -> None:
             "DELETE FROM tsmon.detection_rescore WHERE noted_at <= "
             "(SELECT min(coalesce(rescore_mark, '-infinity')) FROM tsmon.detection_shards)"
         )
-        for name, lag in conn.execute(
-            "SELECT c.name, extract(epoch FROM now() - min(s.watermark)) FROM tsmon.detection_shards s "
-            "JOIN tsmon.detection_configs c ON c.id = s.config_id WHERE c.enabled GROUP BY c.name"
-        ).fetchall():
+        for name, lag in conn.execute(LAG_QUERY).fetchall():
             if lag is not None:
                 ctx.metrics.detection_lag.labels(str(name)).set(float(str(lag)))
 

@@ -267,3 +267,36 @@ def test_parallel_workers_split_the_work(conn: Conn, db_url: str) -> None:
         120,
         120,
     )
+
+
+def test_feedback_changes_the_next_training(conn: Conn) -> None:
+    run_all(
+        conn, "w1", NOW
+    )  # v1 trained on the day before the first scored hour; web1's spike opens an event
+    (anomaly_id,) = conn.execute("SELECT id FROM tsmon.anomalies").fetchone() or (None,)
+    assert isinstance(anomaly_id, int)
+    give_feedback(conn, anomaly_id, "false", "batch job, expected")
+    conn.execute("UPDATE tsmon.detection_configs SET retrain_every = interval '1 minute'")
+    conn.execute("UPDATE tsmon.detection_shards SET scored_at = NULL")  # as if the schedule came round
+    run_all(conn, "w1", NOW + timedelta(minutes=2))  # due for retraining: v2
+    rows = conn.execute(
+        "SELECT version, (params->>'threshold')::float8, train_points, train_end, "
+        "(quality->>'train_anomaly_rate')::float8 FROM tsmon.models m "
+        "JOIN tsmon.series s ON s.id = m.series_id WHERE s.labels->>'host' = 'web1' ORDER BY version"
+    ).fetchall()
+    assert [r[0] for r in rows] == [1, 2]
+    (_, t1, _, _, _), (_, t2, points2, end2, _) = rows
+    assert t1 == pytest.approx(0.99) and t2 == pytest.approx(0.991)  # the false alarm raised it
+    # v2's window covers the spike; its event period (4 windows) stays out of the training data.
+    spike_free = conn.execute(
+        "SELECT count(*) FROM tsmon.metric_1m WHERE labels->>'host' = 'web1' "
+        "AND bucket >= %s - interval '1 day' AND bucket < %s AND NOT bucket BETWEEN %s AND %s",
+        (end2, end2, SPIKE, SPIKE + timedelta(minutes=3)),
+    ).fetchone()
+    assert spike_free is not None and points2 == spike_free[0]
+    newest = conn.execute(
+        "SELECT DISTINCT model_version FROM tsmon.anomaly_scores a JOIN tsmon.series s ON s.id = a.series_id "
+        "WHERE s.labels->>'host' = 'web1' AND time >= %s",
+        (NOW,),
+    ).fetchall()
+    assert newest in ([], [(2,)])  # windows scored after retraining name the new version

@@ -104,3 +104,63 @@ def test_maintain_windows_folds_late_data(ctx: WorkerContext, db_url: str) -> No
         assert conn.execute("SELECT count(*) FROM tsmon.window_invalidations").fetchone() == (0,)
         assert conn.execute("SELECT sum(count), sum(sum) FROM tsmon._windows_1m").fetchone() == (2, 4.0)
     assert 0 < ctx.metrics.windows_lag._value.get() < 180
+
+
+def failing_job(ctx: WorkerContext) -> None:
+    raise RuntimeError("boom")
+
+
+def test_detection_and_job_health_become_own_metrics(ctx: WorkerContext, db_url: str) -> None:
+    """Runs, failures, misses, durations, windows scored and lag per config land in tsmon.samples."""
+    from datetime import UTC, datetime, timedelta
+
+    from tsmon.ingest.batch import SampleBatch, canonical_labels, datetime_to_us
+    from tsmon.ingest.writer import SampleWriter, SeriesCache
+    from tsmon.scoring.configs import apply_yaml
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        batch = SampleBatch()
+        for m in range(180, 0, -1):
+            t = datetime_to_us(now - timedelta(minutes=m))
+            batch.append("own_load", canonical_labels({"host": "h1"}), t, 5.0 + m % 7)
+        SampleWriter(conn, SeriesCache(10)).write(batch)
+        apply_yaml(
+            conn, "configs:\n  - {name: own-load, metric: own_load, detector: mad, training_window: 1d}\n"
+        )
+    scheduler = build_scheduler(ctx, BackgroundScheduler(timezone=UTC), scrape_jobs=[])
+    scheduler.add_job(failing_job, args=[ctx], id="failing_job", next_run_time=datetime.now(UTC))
+    scheduler.add_job(
+        failing_job,
+        "date",
+        args=[ctx],
+        id="late_job",
+        run_date=now - timedelta(minutes=5),
+        misfire_grace_time=1,
+    )
+    scheduler.start()
+    try:
+        for _ in range(200):
+            scored = ctx.metrics.windows_scored.labels("own-load")._value.get()
+            if scored and ctx.metrics.missed.labels("late_job")._value.get():
+                break
+            time.sleep(0.1)
+    finally:
+        scheduler.shutdown(wait=True)
+    record_own_metrics(ctx)
+    own = """SELECT value FROM tsmon.metric_samples WHERE metric = %s AND labels @> %s::jsonb
+             ORDER BY time DESC LIMIT 1"""
+    expected = {
+        ("tsmon_job_runs_total", '{"job_id": "run_detection", "outcome": "ok"}'): lambda v: v >= 1,
+        ("tsmon_job_runs_total", '{"job_id": "failing_job", "outcome": "error"}'): lambda v: v == 1,
+        ("tsmon_job_missed_total", '{"job_id": "late_job"}'): lambda v: v == 1,
+        ("tsmon_job_duration_seconds_count", '{"job_id": "run_detection"}'): lambda v: v >= 1,
+        ("tsmon_detection_windows_scored_total", '{"config": "own-load"}'): lambda v: v == 60,
+        # Every complete window is scored: only the minute still inside its grace can wait.
+        ("tsmon_detection_lag_seconds", '{"config": "own-load"}'): lambda v: 0 <= v <= 15,
+    }
+    with psycopg.connect(db_url) as conn:
+        for (metric, labels), check in expected.items():
+            row = conn.execute(own, (metric, labels)).fetchone()
+            assert row is not None, f"{metric} {labels} not stored"
+            assert check(float(row[0])), f"{metric} {labels} = {row[0]}"

@@ -10,18 +10,20 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from tsmon.scoring import events
+from tsmon.scoring import events, policy
+from tsmon.scoring._fetch import fetch_windows
 from tsmon.scoring.configs import DetectionConfig
 from tsmon.scoring.drift import measure
-from tsmon.scoring.models import Model, active_models, train
+from tsmon.scoring.models import Model, active_models, train_many
 from tsmon.scoring.rescore import rescore, settled_ranges
 from tsmon.scoring.scores import write_scores
 from tsmon.windows.definitions import floor_time
 
 log = logging.getLogger("tsmon.scoring")
 Conn = psycopg.Connection[tuple[object, ...]]
-# Windows ending this long ago are complete enough to score (ingest and window refresh lag).
-GRACE = timedelta(seconds=30)
+# Windows ending this long ago are complete enough to score: Telegraf flushes every 10 s, Prometheus
+# remote write ships within seconds; anything later is re-scored as late data (rescore.py).
+GRACE = timedelta(seconds=10)
 
 FIRST_RUN_WINDOWS = 60  # a new config starts scoring this many windows back
 MAX_WINDOWS_PER_RUN = 360  # bounded catch-up after downtime: at most this many windows per transaction
@@ -83,14 +85,8 @@ DRIFT_RECENT = {"1m": timedelta(hours=6), "1h": timedelta(days=7)}
 def _recent(
     conn: Conn, config: DetectionConfig, series: list[int], before: datetime
 ) -> dict[int, np.ndarray]:
-    rows = conn.execute(
-        sql.SQL(
-            "SELECT series_id, array_agg(sum / count) FROM {} WHERE series_id = ANY(%s) AND bucket >= %s "
-            "AND bucket < %s GROUP BY series_id"
-        ).format(sql.Identifier("tsmon", f"samples_{config.resolution}")),
-        (series, before - DRIFT_RECENT[config.resolution], before),
-    ).fetchall()
-    return {int(str(sid)): np.asarray(vals, dtype=np.float64) for sid, vals in rows}
+    windows = fetch_windows(conn, config.resolution, series, before - DRIFT_RECENT[config.resolution], before)
+    return {sid: values for sid, _, values in windows.by_series()}
 
 
 def _models(
@@ -100,18 +96,12 @@ def _models(
     models = active_models(conn, config, series)
     every = DRIFT_EVERY[config.resolution]
     # Drift is tested once per hour (per day for 1h windows): when this batch crosses that boundary.
-    recent = (
-        _recent(conn, config, series, start) if floor_time(start, every) != floor_time(stop, every) else {}
-    )
+    recent = _recent(conn, config, series, start) if policy.drift_check_due(start, stop, every) else {}
+    reasons: dict[int, str] = {}
     for sid in series:
         model = models.get(sid)
-        reason = (
-            "initial"
-            if model is None
-            else "schedule"
-            if start - model.train_end >= config.retrain_every
-            else ""
-        )
+        train_end = None if model is None else model.train_end
+        reason = policy.retrain_reason(train_end, start, config.retrain_every)
         if not reason and model is not None and sid in recent:
             drift = measure(model.distribution, recent[sid])
             if drift is not None and drift.drifted:
@@ -122,14 +112,15 @@ def _models(
                 )
                 reason = "drift"
         if reason:
-            new = train(conn, config, sid, start, reason)
-            if new is not None:
-                models[sid] = new
+            reasons[sid] = reason
+    models.update(train_many(conn, config, reasons, start))
     wanted = set(series)
     return {sid: m for sid, m in models.items() if sid in wanted}
 
 
-def score_shard(conn: Conn, config: DetectionConfig, shard: int, owner: str, now: datetime) -> ShardResult:
+def score_shard(
+    conn: Conn, config: DetectionConfig, shard: int, owner: str, now: datetime, *, grace: timedelta = GRACE
+) -> ShardResult:
     """Score the windows after the shard's watermark, and again those late data changed before it.
 
     Scores, events and the watermark commit together: a crash leaves nothing, a rerun the same rows.
@@ -145,7 +136,7 @@ def score_shard(conn: Conn, config: DetectionConfig, shard: int, owner: str, now
         if row is None or not row[1]:
             return ShardResult(scored=False)  # the lease expired and another worker may hold it now
         watermark = row[0] if isinstance(row[0], datetime) else None
-        end = floor_time(now - GRACE, step)
+        end = floor_time(now - grace, step)
         start = watermark or end - FIRST_RUN_WINDOWS * step
         stop = max(start, min(end, start + MAX_WINDOWS_PER_RUN * step))
         series = _series(conn, config, shard)

@@ -13,6 +13,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from tsmon.detection import BaseDetector, from_state, make_detector, to_state
+from tsmon.scoring._fetch import fetch_windows
 from tsmon.scoring.configs import DetectionConfig
 from tsmon.scoring.drift import summarize
 
@@ -55,73 +56,92 @@ def active_models(conn: Conn, config: DetectionConfig, series_ids: list[int]) ->
     return models
 
 
-def training_data(
-    conn: Conn, config: DetectionConfig, series_id: int, end: datetime, *, keep_open: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """(epoch seconds, values) of the training window, without the periods of anomaly events.
+# The rows a model trains on: the training window without the periods of anomaly events. Incidents
+# stay out of the baseline whatever their feedback: a model that learns an outage as normal stops
+# seeing the next one. Series retrained for drift keep the periods of events still open: the
+# ongoing condition is the new normal the model must learn.
+_OUTSIDE_EVENTS = sql.SQL(
+    "NOT EXISTS (SELECT 1 FROM tsmon.anomalies a WHERE a.config_id = %(config)s "
+    "AND a.series_id = w.series_id AND w.bucket >= a.started_at "
+    "AND w.bucket <= coalesce(a.ended_at, 'infinity') "
+    "AND (a.status = 'closed' OR NOT w.series_id = ANY(%(keep_open)s)))"
+)
+_INSERT = (
+    "INSERT INTO tsmon.models (config_id, series_id, version, detector, params, state, train_start, "
+    "train_end, train_points, data_checksum, quality, reason) "
+    "SELECT %(config)s, %(series)s, coalesce(max(version), 0) + 1, %(detector)s, %(params)s, %(state)s, "
+    "to_timestamp(%(train_start)s), %(train_end)s, %(points)s, %(checksum)s, %(quality)s, %(reason)s "
+    "FROM tsmon.models WHERE config_id = %(config)s AND series_id = %(series)s "
+    "RETURNING series_id, version, trained_at"
+)
 
-    Incidents stay out of the baseline whatever their feedback: a model that learns an outage as
-    normal stops seeing the next one. ``keep_open`` keeps the periods of events still open: after
-    drift, the ongoing condition is the new normal the model must learn.
+
+def train_many(
+    conn: Conn, config: DetectionConfig, reasons: dict[int, str], end: datetime
+) -> dict[int, Model]:
+    """Fit a new version per series on the window before ``end``: one read, one batched insert.
+
+    ``reasons`` maps series ids to why they are trained ('initial', 'schedule', 'drift'). Series
+    with fewer than MIN_TRAINING_POINTS windows there get no model yet.
     """
-    query = sql.SQL(
-        "SELECT extract(epoch FROM w.bucket)::float8, w.sum / w.count FROM {windows} w "
-        "WHERE w.series_id = %(s)s AND w.bucket >= %(start)s AND w.bucket < %(end)s AND NOT EXISTS ("
-        "  SELECT 1 FROM tsmon.anomalies a WHERE a.config_id = %(c)s AND a.series_id = w.series_id"
-        "  AND w.bucket >= a.started_at AND w.bucket <= coalesce(a.ended_at, 'infinity')"
-        "  AND (a.status = 'closed' OR NOT %(keep_open)s)) ORDER BY w.bucket"
-    ).format(windows=sql.Identifier("tsmon", f"samples_{config.resolution}"))
-    rows = conn.execute(
-        query,
-        {
-            "s": series_id,
-            "start": end - config.training_window,
-            "end": end,
-            "c": config.id,
-            "keep_open": keep_open,
-        },
-    ).fetchall()
-    data = np.array(rows, dtype=np.float64).reshape(-1, 2)
-    return data[:, 0], data[:, 1]
+    if not reasons:
+        return {}
+    windows = fetch_windows(
+        conn,
+        config.resolution,
+        list(reasons),
+        end - config.training_window,
+        end,
+        condition=_OUTSIDE_EVENTS,
+        params={"config": config.id, "keep_open": [s for s, r in reasons.items() if r == "drift"]},
+    )
+    params = {**config.params, "threshold": config.threshold}
+    fitted: dict[int, tuple[BaseDetector, dict[str, object]]] = {}
+    rows = []
+    for sid, times, values in windows.by_series():
+        if values.size < MIN_TRAINING_POINTS:
+            continue
+        detector = make_detector(config.detector, **params).fit(values, timestamps=times)
+        scores = detector.score_samples(values, timestamps=times)
+        distribution = summarize(values)
+        quality = {
+            "train_points": int(values.size),
+            "train_anomaly_rate": float(np.mean(scores >= config.threshold)),
+            "distribution": distribution,
+        }
+        fitted[sid] = (detector, distribution)
+        rows.append(
+            {
+                "config": config.id,
+                "series": sid,
+                "detector": config.detector,
+                "params": Jsonb(params),
+                "state": Jsonb(json.loads(json.dumps(to_state(detector)))),
+                "train_start": float(times[0]),
+                "train_end": end,
+                "points": int(values.size),
+                "checksum": checksum(times, values),
+                "quality": Jsonb(quality),
+                "reason": reasons[sid],
+            }
+        )
+    models: dict[int, Model] = {}
+    if not rows:
+        return models
+    with conn.cursor() as cur:
+        cur.executemany(_INSERT, rows, returning=True)
+        while True:
+            for row in cur.fetchall():
+                sid, version, trained_at = int(str(row[0])), int(str(row[1])), row[2]
+                assert isinstance(trained_at, datetime)
+                detector, distribution = fitted[sid]
+                _LOADED[(config.id, sid, version)] = detector
+                models[sid] = Model(sid, version, detector, trained_at, end, distribution)
+            if not cur.nextset():
+                break
+    return models
 
 
 def train(conn: Conn, config: DetectionConfig, series_id: int, end: datetime, reason: str) -> Model | None:
-    """Fit a new version on the window before ``end``; None when there is too little data yet."""
-    times, values = training_data(conn, config, series_id, end, keep_open=reason == "drift")
-    if values.size < MIN_TRAINING_POINTS:
-        return None
-    params = {**config.params, "threshold": config.threshold}
-    detector = make_detector(config.detector, **params).fit(values, timestamps=times)
-    scores = detector.score_samples(values, timestamps=times)
-    rate = float(np.mean(scores >= config.threshold))
-    quality = {
-        "train_points": int(values.size),
-        "train_anomaly_rate": rate,
-        "distribution": summarize(values),
-    }
-    state = Jsonb(json.loads(json.dumps(to_state(detector))))
-    row = conn.execute(
-        "INSERT INTO tsmon.models (config_id, series_id, version, detector, params, state, train_start, "
-        "train_end, train_points, data_checksum, quality, reason) "
-        "SELECT %s, %s, coalesce(max(version), 0) + 1, %s, %s, %s, to_timestamp(%s), %s, %s, %s, %s, %s "
-        "FROM tsmon.models WHERE config_id = %s AND series_id = %s RETURNING version, trained_at",
-        (
-            config.id,
-            series_id,
-            config.detector,
-            Jsonb(params),
-            state,
-            float(times[0]),
-            end,
-            int(values.size),
-            checksum(times, values),
-            Jsonb(quality),
-            reason,
-            config.id,
-            series_id,
-        ),
-    ).fetchone()
-    assert row is not None and isinstance(row[1], datetime)
-    version = int(str(row[0]))
-    _LOADED[(config.id, series_id, version)] = detector
-    return Model(series_id, version, detector, row[1], end, summarize(values))
+    """Fit a new version of one series' model; None when there is too little data yet."""
+    return train_many(conn, config, {series_id: reason}, end).get(series_id)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 import psycopg
-from psycopg import sql
 
+from tsmon.scoring._fetch import fetch_windows
 from tsmon.scoring.configs import DetectionConfig
 from tsmon.scoring.models import Model
 
@@ -25,27 +25,19 @@ def write_scores(
     conn: Conn, config: DetectionConfig, models: dict[int, Model], start: datetime, stop: datetime
 ) -> dict[int, tuple[int, Flags]]:
     """Score windows in [start, stop) of the series that have a model; per series (model version, flags)."""
-    rows = conn.execute(
-        sql.SQL(
-            "SELECT series_id, bucket, extract(epoch FROM bucket)::float8, sum / count FROM {} "
-            "WHERE series_id = ANY(%s) AND bucket >= %s AND bucket < %s ORDER BY series_id, bucket"
-        ).format(sql.Identifier("tsmon", f"samples_{config.resolution}")),
-        (list(models), start - CONTEXT_POINTS * config.step, stop),
-    ).fetchall()
-    by_series: dict[int, list[tuple[datetime, float, float]]] = {}
-    for sid, bucket, epoch, value in rows:
-        by_series.setdefault(int(str(sid)), []).append((bucket, float(str(epoch)), float(str(value))))  # type: ignore[arg-type]
+    windows = fetch_windows(conn, config.resolution, list(models), start - CONTEXT_POINTS * config.step, stop)
     out, result = io.StringIO(), {}
-    threshold = config.threshold
-    for sid, points in by_series.items():
+    threshold, first = config.threshold, start.timestamp()
+    for sid, times, values in windows.by_series():
         model = models[sid]
         model.detector.set_params(threshold=threshold)
-        times = np.array([p[1] for p in points])
-        values = np.array([p[2] for p in points])
         scores = model.detector.score_samples(values, timestamps=times)
         expected, lower, upper = model.detector.predict_bands(values, timestamps=times)
-        new = [i for i, p in enumerate(points) if p[0] >= start]
-        flags = [(points[i][0], float(scores[i]), bool(scores[i] >= threshold)) for i in new]
+        new = np.flatnonzero(times >= first).tolist()
+        flags = [
+            (datetime.fromtimestamp(float(times[i]), UTC), float(scores[i]), bool(scores[i] >= threshold))
+            for i in new
+        ]
         for i, (t, score, anomalous) in zip(new, flags, strict=True):
             out.write(
                 f"{t.isoformat()}\t{sid}\t{config.id}\t{config.detector}\t{model.version}\t{score!r}\t"
