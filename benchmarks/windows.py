@@ -218,7 +218,8 @@ def main() -> None:
     ap.add_argument("--refreshes", type=int, default=7, help="timed one-minute refreshes (median)")
     args = ap.parse_args()
     # Data ends on the hour, early enough for the refresh benchmark's new minutes. tsmon refreshes up to
-    # it: an hour of 1m windows stays real-time (worst case); continuous aggregates refresh to now().
+    # it (its unfinished hour and day are provisional rows); continuous aggregates refresh to now(),
+    # leaving their still-open hour and day to real-time aggregation.
     end = (datetime.now(UTC) - (args.refreshes + 5) * MINUTE).replace(minute=0, second=0, microsecond=0)
     result: dict[str, Any] = {}
     refresh_ms = {}

@@ -41,12 +41,20 @@ def install(conn: Conn) -> None:
         if res.source is None:
             tail = aggregate_query(res, SAMPLES, sql.SQL("time >= {}").format(wm))
         else:
-            # The level's provisional rows (its unfinished bucket, merged by the refresh job up to the
-            # minute watermark) plus the minutes not materialised yet: a few rows per series, so a
-            # query never aggregates an hour of minutes or a day of hours at query time.
-            source = sql.SQL(
-                "(SELECT {c} FROM {t} WHERE bucket >= {wm} UNION ALL SELECT {c} FROM {mrt}) AS finer"
-            ).format(c=_COLUMN_LIST, t=res.table, wm=wm, mrt=_real_time(RESOLUTIONS[0]))
+            # The provisional rows of this level and the finer ones above the minute level (each
+            # level's unfinished bucket, up to the finer level's watermark) plus the minutes not
+            # materialised yet: a few rows per series, so a query never aggregates an hour of
+            # minutes or a day of hours at query time.
+            parts = [
+                sql.SQL("SELECT {c} FROM {t} WHERE bucket >= {wm}").format(
+                    c=_COLUMN_LIST, t=level.table, wm=_watermark(level)
+                )
+                for level in RESOLUTIONS[1 : RESOLUTIONS.index(res) + 1]
+            ]
+            parts.append(
+                sql.SQL("SELECT {c} FROM {mrt}").format(c=_COLUMN_LIST, mrt=_real_time(RESOLUTIONS[0]))
+            )
+            source = sql.SQL("({}) AS finer").format(sql.SQL(" UNION ALL ").join(parts))
             tail = aggregate_query(res, source)
         conn.execute(sql.SQL("CREATE OR REPLACE VIEW {} AS {}").format(_real_time(res), tail))
         conn.execute(
@@ -200,49 +208,51 @@ def _write_provisional(
     before: dict[str, datetime | None] | None = None,
     late: list[tuple[datetime, datetime]] | None = None,
 ) -> None:
-    """Rewrite each coarser level's unfinished buckets, covering [level watermark, minute watermark).
+    """Keep each coarser level's unfinished bucket: [its watermark, the finer level's watermark).
 
-    Query time merges them with the newest minutes. When the level's bucket is the same as at the
-    last refresh and no late data fell inside it, only the new minutes are merged in; otherwise the
-    bucket is rebuilt from the finer table (at most an hour of minutes, a day of hours).
+    Query time merges it with the finer levels' unfinished buckets and the newest minutes. When
+    the bucket is the one of the last refresh and no late data fell inside it, only the finer rows
+    materialised since are merged in (the hour: every minute; the day: every hour); otherwise it
+    is rebuilt from the finer table (at most an hour of minutes, a day of hours).
     """
-    minute = RESOLUTIONS[0]
-    old_minute = (before or {}).get(minute.name)
+    before = before or {}
     for res in RESOLUTIONS[1:]:
-        mark = marks[res.name]
-        incremental = (
-            old_minute is not None
-            and (before or {}).get(res.name) == mark
-            and not any(hi > mark and lo < old_minute for lo, hi in late or [])
-        )
-        if incremental:
-            new_minutes = sql.SQL(
-                "(SELECT {c} FROM {t} WHERE bucket >= %s UNION ALL "
-                "SELECT {c} FROM {m} WHERE bucket >= %s AND bucket < %s) AS parts"
-            ).format(c=_COLUMN_LIST, t=res.table, m=minute.table)
-            conn.execute(
-                sql.SQL(
-                    "INSERT INTO {t} ({cols}) {q} ON CONFLICT (series_id, bucket) DO UPDATE SET {set}"
-                ).format(
-                    t=res.table,
-                    cols=_COLUMN_LIST,
-                    q=aggregate_query(res, new_minutes),
-                    set=sql.SQL(", ").join(
-                        sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in COLUMNS[2:]
+        assert res.source is not None
+        finer = BY_NAME[res.source]
+        lo, hi = marks[res.name], marks[finer.name]
+        old_hi = before.get(finer.name)
+        if (
+            before.get(res.name) == lo
+            and old_hi is not None
+            and not any(end > lo and start < old_hi for start, end in late or [])
+        ):
+            if hi > old_hi:
+                merged = sql.SQL(
+                    "(SELECT {c} FROM {t} WHERE bucket >= %s UNION ALL "
+                    "SELECT {c} FROM {f} WHERE bucket >= %s AND bucket < %s) AS parts"
+                ).format(c=_COLUMN_LIST, t=res.table, f=finer.table)
+                conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {t} ({cols}) {q} ON CONFLICT (series_id, bucket) DO UPDATE SET {set}"
+                    ).format(
+                        t=res.table,
+                        cols=_COLUMN_LIST,
+                        q=aggregate_query(res, merged),
+                        set=sql.SQL(", ").join(
+                            sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in COLUMNS[2:]
+                        ),
                     ),
-                ),
-                (mark, old_minute, marks[minute.name]),
-            )
+                    (lo, old_hi, hi),
+                )
             continue
-        conn.execute(sql.SQL("DELETE FROM {} WHERE bucket >= %s").format(res.table), (mark,))
-        source, time_col = _source(res)
+        conn.execute(sql.SQL("DELETE FROM {} WHERE bucket >= %s").format(res.table), (lo,))
         conn.execute(
             sql.SQL("INSERT INTO {t} ({cols}) {q}").format(
                 t=res.table,
                 cols=_COLUMN_LIST,
-                q=aggregate_query(res, source, sql.SQL("{} >= %s").format(time_col)),
+                q=aggregate_query(res, finer.table, sql.SQL("bucket >= %s AND bucket < %s")),
             ),
-            (mark,),
+            (lo, hi),
         )
 
 
