@@ -34,13 +34,16 @@ lint: setup
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src
 
+# The generated Grafana files must match the code that generates them (kube-prometheus mixin style).
 test: setup lint
+	$(BIN)/tsmon grafana build --check
 	$(BIN)/pytest
 
 bench: setup
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/windows.py
 	$(BIN)/python benchmarks/detection.py
+	$(BIN)/python benchmarks/dashboards.py
 
 clean:
 	-$(BIN)/tsmon down

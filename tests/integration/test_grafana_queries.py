@@ -74,9 +74,13 @@ def default_span(uid: str) -> timedelta:
 
 
 def run(conn: Conn, q: GrafanaQuery, ctx: QueryContext) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Columns and rows of the expanded query; fails on a result shape Grafana could not use."""
     cur = conn.execute(expand(q.sql, ctx))  # type: ignore[arg-type]
     assert cur.description is not None, q.key
-    return [c.name for c in cur.description], cur.fetchall()
+    columns, rows = [c.name for c in cur.description], cur.fetchall()
+    problems = shape_problems(q, columns, rows, [c.type_code for c in cur.description])
+    assert problems == [], (q.source, q.key, q.title, problems, columns, rows[:3])
+    return columns, rows
 
 
 DASHBOARD_QUERIES = [q for d in DASHBOARDS.values() for q in dashboard_queries(d)]
@@ -88,8 +92,7 @@ def test_dashboard_query_shape_and_data(
 ) -> None:
     """Default range: Grafana-usable shape and data on the seeded database."""
     s = seeded_db[2]
-    columns, rows = run(reader, q, context(s, default_span(q.source)))
-    assert shape_problems(q, columns, rows) == [], (q.title, columns, rows[:3])
+    _, rows = run(reader, q, context(s, default_span(q.source)))
     assert rows, f"{q.source} {q.key} ({q.title}) shows nothing on the seeded database"
 
 
@@ -100,8 +103,7 @@ def test_every_dashboard_query_other_ranges(
     """Short ranges read raw samples, long ones 1h windows: the shapes hold at every resolution."""
     s = seeded_db[2]
     for q in DASHBOARD_QUERIES:
-        columns, rows = run(reader, q, context(s, span))
-        assert shape_problems(q, columns, rows) == [], (q.source, q.key, q.title, columns, rows[:3])
+        run(reader, q, context(s, span))  # asserts the shape
 
 
 def evaluate(reader: Conn, s: Seeded) -> dict[str, list[dict[str, str]]]:
@@ -112,7 +114,6 @@ def evaluate(reader: Conn, s: Seeded) -> dict[str, list[dict[str, str]]]:
             start=s.now - timedelta(seconds=q.range_seconds), end=s.now, interval=timedelta(minutes=1)
         )
         columns, rows = run(reader, q, ctx)
-        assert shape_problems(q, columns, rows) == [], (q.key, columns, rows)
         out[q.key] = alerting.firing(RULES[q.key], columns, rows)
     return out
 

@@ -59,7 +59,7 @@ def test_every_variable_is_documented() -> None:
 
 def test_every_command_exists_in_the_cli() -> None:
     tsmon_services = {n: s for n, s in compose()["services"].items() if s["image"].startswith("tsmon:")}
-    assert set(tsmon_services) == {"migrate", "api", "worker"}
+    assert set(tsmon_services) == {"migrate", "api", "worker", "demo"}
     ctx = click.Context(cli)
     for name, svc in tsmon_services.items():
         command = svc["command"]
@@ -105,3 +105,44 @@ def test_grafana_datasource_provisioning() -> None:
     grafana_env = compose()["services"]["grafana"]["environment"]
     for var in VAR.findall((REPO / "grafana/provisioning/datasources/tsmon.yaml").read_text()):
         assert var in grafana_env, f"datasource uses ${{{var}}}, which Grafana's environment lacks"
+
+
+def test_grafana_mounts_dashboards_where_the_provider_reads_them() -> None:
+    grafana = compose()["services"]["grafana"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in grafana["volumes"] if v.startswith("./")}
+    assert mounts["/etc/grafana/provisioning"] == "./grafana/provisioning"
+    provider = yaml.safe_load((REPO / "grafana/provisioning/dashboards/tsmon.yaml").read_text())["providers"][
+        0
+    ]
+    assert provider["type"] == "file" and provider["options"]["path"] in mounts
+    assert mounts[provider["options"]["path"]] == "./grafana/dashboards"
+    assert list((REPO / "grafana/dashboards").glob("*.json")), "no dashboards to provision"
+    if provider["options"].get("foldersFromFilesStructure"):
+        assert not provider.get("folder") and not provider.get("folderUid")
+
+
+def test_grafana_provisioning_references_resolve() -> None:
+    ds_uid = yaml.safe_load((REPO / "grafana/provisioning/datasources/tsmon.yaml").read_text())[
+        "datasources"
+    ][0]["uid"]
+    for path in (REPO / "grafana/dashboards").glob("*.json"):
+        text = path.read_text()
+        uids = set(re.findall(r'"uid": "([^"]+)"', text)) - {path.stem, "-- Grafana --"}
+        assert uids == {ds_uid}, f"{path.name} references datasources {uids}"
+    alerting = (REPO / "grafana/provisioning/alerting/tsmon.yaml").read_text()
+    assert f"datasourceUid: {ds_uid}" in alerting
+    grafana_env = compose()["services"]["grafana"]["environment"]
+    for var in VAR.findall(alerting):
+        assert var in grafana_env, f"alerting uses ${{{var}}}, which Grafana's environment lacks"
+
+
+def test_demo_profile_feeds_the_workload() -> None:
+    services = compose()["services"]
+    demo = services["demo"]
+    assert demo["profiles"] == ["demo"] and demo["command"] == ["demo"]
+    assert demo["environment"]["TSMON_DEMO"] == "true"
+    assert demo["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert "TSMON_DEMO" not in services["worker"].get("environment", {}), "two feeders would race"
+    for name, svc in services.items():
+        if name != "demo":
+            assert "profiles" not in svc, f"{name} must start without a profile"

@@ -145,4 +145,13 @@ def test_layout_pictures_fit_and_name_every_panel() -> None:
         text = picture(d)
         assert all(len(line) <= 73 for line in text.splitlines()[1:])
         for p in d["panels"]:
-            assert p["title"][: p["gridPos"]["w"] * 3 - 3] in text or p["type"] == "row", (d["uid"], p["title"])
+            assert p["title"][: p["gridPos"]["w"] * 3 - 3] in text or p["type"] == "row", (
+                d["uid"],
+                p["title"],
+            )
+
+
+def test_readme_pictures_match_the_dashboards() -> None:
+    readme = (REPO / "README.md").read_text()
+    for d in dashboard_json().values():
+        assert picture(d) in readme, f"README's picture of {d['uid']} is stale: paste `tsmon grafana layout`"

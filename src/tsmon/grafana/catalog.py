@@ -66,21 +66,42 @@ def _is_number(v: object) -> bool:
     return isinstance(v, NUMBER) and not isinstance(v, bool)
 
 
-def _column_kinds(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> dict[str, set[str]]:
+# PostgreSQL type oids by what Grafana makes of them.
+_NUMBER_OIDS = {20, 21, 23, 26, 700, 701, 1700}
+_STRING_OIDS = {18, 19, 25, 1042, 1043}
+_TIME_OIDS = {1082, 1114, 1184}
+
+
+def _oid_kind(oid: int) -> str:
+    if oid in _NUMBER_OIDS:
+        return "number"
+    if oid in _STRING_OIDS:
+        return "string"
+    return "time" if oid in _TIME_OIDS else f"oid {oid}"
+
+
+def _column_kinds(
+    columns: Sequence[str], rows: Sequence[Sequence[object]], oids: Sequence[int] | None
+) -> dict[str, set[str]]:
+    """Per column, the kinds of its values (from the column types when known, so empty results count)."""
     kinds: dict[str, set[str]] = {c: set() for c in columns}
+    if oids is not None:
+        for c, oid in zip(columns, oids, strict=True):
+            kinds[c].add(_oid_kind(oid))
     for row in rows:
         for c, v in zip(columns, row, strict=True):
-            kinds[c].add(
-                "null"
-                if v is None
-                else "number"
-                if _is_number(v)
-                else "time"
-                if isinstance(v, datetime)
-                else "string"
-                if isinstance(v, str)
-                else type(v).__name__
-            )
+            if v is None:
+                kinds[c].add("null")
+            elif oids is None:
+                kinds[c].add(
+                    "number"
+                    if _is_number(v)
+                    else "time"
+                    if isinstance(v, datetime)
+                    else "string"
+                    if isinstance(v, str)
+                    else type(v).__name__
+                )
     return kinds
 
 
@@ -147,9 +168,17 @@ def _time_series(
         yield "state timeline values must not be NULL"
 
 
-def shape_problems(q: GrafanaQuery, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
-    """What Grafana could not use (or would render wrongly) in this result; empty when it is fine."""
-    kinds = _column_kinds(columns, rows)
+def shape_problems(
+    q: GrafanaQuery,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    oids: Sequence[int] | None = None,
+) -> list[str]:
+    """What Grafana could not use (or would render wrongly) in this result; empty when it is fine.
+
+    ``oids`` are the result's column type oids (cursor.description): with them, empty results are checked too.
+    """
+    kinds = _column_kinds(columns, rows, oids)
     values = [c for c in columns if kinds[c] - {"null"} <= {"number"} and c not in {"time", "timeend"}]
     labels = [c for c in columns if kinds[c] - {"null"} == {"string"}]
     odd = [c for c in columns if c not in values and c not in labels and c not in {"time", "timeend"}]
