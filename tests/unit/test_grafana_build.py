@@ -155,3 +155,10 @@ def test_readme_pictures_match_the_dashboards() -> None:
     readme = (REPO / "README.md").read_text()
     for d in dashboard_json().values():
         assert picture(d) in readme, f"README's picture of {d['uid']} is stale: paste `tsmon grafana layout`"
+
+
+def test_dashboards_and_alerts_share_one_folder() -> None:
+    from tsmon.grafana.build import dashboard_provider
+
+    provider = dashboard_provider()["providers"][0]
+    assert provider["folder"] == alerting.provisioning()["groups"][0]["folder"] and "folderUid" not in provider

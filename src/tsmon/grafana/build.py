@@ -32,8 +32,9 @@ def dashboard_provider() -> dict[str, Any]:
                 "name": "tsmon",
                 "orgId": 1,
                 "type": "file",
-                "folder": "tsmon",
-                "folderUid": "tsmon",
+                # By title only (no folderUid): alerting provisioning finds or creates the folder by title
+                # too, so both land in one folder whichever Grafana provisions first.
+                "folder": alerting.FOLDER,
                 "disableDeletion": True,
                 "allowUiUpdates": False,
                 "updateIntervalSeconds": 60,
