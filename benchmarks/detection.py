@@ -104,7 +104,7 @@ def check_watermarks(conn: Conn, expected: datetime) -> None:
 
 
 def bench_series(url: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
-    registry._LOADED.clear()  # detectors cached by (config, series, version): ids repeat per database
+    registry._LOADED.clear()  # models cached per (config, series): ids repeat per database
     retention = RetentionSettings()
     end = datetime.now(UTC).replace(second=0, microsecond=0)
     out: dict[str, Any] = {"series": n}

@@ -102,35 +102,59 @@ def load_open(conn: Conn, config: DetectionConfig, series_ids: list[int]) -> dic
 
 
 def save(conn: Conn, config: DetectionConfig, events: list[Event]) -> None:
-    for e in events:
-        ended = e.last_at + config.step if e.closed else None
-        status = "closed" if e.closed else "open"
-        if e.id is None:
-            row = conn.execute(
+    """Insert new events (their ids set) and update the others, each kind in one batch."""
+    new = [e for e in events if e.id is None]
+    old = [e for e in events if e.id is not None]
+    if new:
+        with conn.cursor() as cur:
+            cur.executemany(
                 "INSERT INTO tsmon.anomalies (series_id, config_id, detector, model_version, started_at, "
                 "ended_at, peak_score, peak_at, severity, status) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                (
-                    e.series_id,
-                    config.id,
-                    config.detector,
-                    e.model_version,
-                    e.started_at,
-                    ended,
-                    e.peak_score,
-                    e.peak_at,
-                    severity(e, config),
-                    status,
-                ),
-            ).fetchone()
-            assert row is not None
-            e.id = int(str(row[0]))
-        else:
-            conn.execute(
+                [
+                    (
+                        e.series_id,
+                        config.id,
+                        config.detector,
+                        e.model_version,
+                        e.started_at,
+                        _ended(e, config),
+                        e.peak_score,
+                        e.peak_at,
+                        severity(e, config),
+                        "closed" if e.closed else "open",
+                    )
+                    for e in new
+                ],
+                returning=True,
+            )
+            for e in new:
+                row = cur.fetchone()
+                assert row is not None
+                e.id = int(str(row[0]))
+                cur.nextset()
+    if old:
+        with conn.cursor() as cur:
+            cur.executemany(
                 "UPDATE tsmon.anomalies SET ended_at = %s, peak_score = %s, peak_at = %s, severity = %s, "
                 "status = %s, model_version = %s, updated_at = now() WHERE id = %s",
-                (ended, e.peak_score, e.peak_at, severity(e, config), status, e.model_version, e.id),
+                [
+                    (
+                        _ended(e, config),
+                        e.peak_score,
+                        e.peak_at,
+                        severity(e, config),
+                        "closed" if e.closed else "open",
+                        e.model_version,
+                        e.id,
+                    )
+                    for e in old
+                ],
             )
+
+
+def _ended(e: Event, config: DetectionConfig) -> datetime | None:
+    return e.last_at + config.step if e.closed else None
 
 
 def last_pending_run(

@@ -96,7 +96,8 @@ def _models(
     models = active_models(conn, config, series)
     every = DRIFT_EVERY[config.resolution]
     # Drift is tested once per hour (per day for 1h windows): when this batch crosses that boundary.
-    recent = _recent(conn, config, series, start) if policy.drift_check_due(start, stop, every) else {}
+    due = policy.drift_check_due(start, stop, every)
+    recent = _recent(conn, config, list(models), start) if due and models else {}  # drift needs a model
     reasons: dict[int, str] = {}
     for sid in series:
         model = models.get(sid)

@@ -19,8 +19,10 @@ from tsmon.scoring.drift import summarize
 
 Conn = psycopg.Connection[tuple[object, ...]]
 MIN_TRAINING_POINTS = 30
-# Versions never change once written, so a process-wide cache cannot disagree with another worker.
-_LOADED: dict[tuple[int, int, int], BaseDetector] = {}
+# The newest model per (config, series) this process has seen. Versions never change once written,
+# so it cannot disagree with another worker; trained_at is compared too, as a scratch database
+# reusing the ids holds other models.
+_LOADED: dict[tuple[int, int], Model] = {}
 
 
 @dataclass(frozen=True)
@@ -38,21 +40,35 @@ def checksum(times: np.ndarray, values: np.ndarray) -> str:
 
 
 def active_models(conn: Conn, config: DetectionConfig, series_ids: list[int]) -> dict[int, Model]:
-    """The newest version for each series that has one."""
-    rows = conn.execute(
-        "SELECT DISTINCT ON (series_id) series_id, version, state, trained_at, train_end, "
-        "quality -> 'distribution' FROM tsmon.models "
+    """The newest version for each series that has one; states are parsed once per process."""
+    newest = conn.execute(
+        "SELECT DISTINCT ON (series_id) series_id, version, trained_at FROM tsmon.models "
         "WHERE config_id = %s AND series_id = ANY(%s) ORDER BY series_id, version DESC",
         (config.id, series_ids),
     ).fetchall()
-    models = {}
+    models, missing = {}, []
+    for series_id, version, trained_at in newest:
+        sid = int(str(series_id))
+        cached = _LOADED.get((config.id, sid))
+        if cached is not None and cached.version == version and cached.trained_at == trained_at:
+            models[sid] = cached
+        else:
+            missing.append(sid)
+    rows = (
+        conn.execute(
+            "SELECT DISTINCT ON (series_id) series_id, version, state, trained_at, train_end, "
+            "quality -> 'distribution' FROM tsmon.models "
+            "WHERE config_id = %s AND series_id = ANY(%s) ORDER BY series_id, version DESC",
+            (config.id, missing),
+        ).fetchall()
+        if missing
+        else []
+    )
     for series_id, version, state, trained_at, train_end, distribution in rows:
-        key = (config.id, int(str(series_id)), int(str(version)))
-        detector = _LOADED.get(key)
-        if detector is None:
-            detector = _LOADED[key] = from_state(state)  # type: ignore[arg-type]
         assert isinstance(trained_at, datetime) and isinstance(train_end, datetime)
-        models[key[1]] = Model(key[1], key[2], detector, trained_at, train_end, dict(distribution or {}))  # type: ignore[call-overload]
+        sid, ver = int(str(series_id)), int(str(version))
+        model = Model(sid, ver, from_state(state), trained_at, train_end, dict(distribution or {}))  # type: ignore[arg-type, call-overload]
+        models[sid] = _LOADED[(config.id, sid)] = model
     return models
 
 
@@ -135,8 +151,8 @@ def train_many(
                 sid, version, trained_at = int(str(row[0])), int(str(row[1])), row[2]
                 assert isinstance(trained_at, datetime)
                 detector, distribution = fitted[sid]
-                _LOADED[(config.id, sid, version)] = detector
-                models[sid] = Model(sid, version, detector, trained_at, end, distribution)
+                model = Model(sid, version, detector, trained_at, end, distribution)
+                models[sid] = _LOADED[(config.id, sid)] = model
             if not cur.nextset():
                 break
     return models

@@ -30,7 +30,8 @@ def write_scores(
     threshold, first = config.threshold, start.timestamp()
     for sid, times, values in windows.by_series():
         model = models[sid]
-        model.detector.set_params(threshold=threshold)
+        if model.detector.threshold != threshold:  # set_params is slow; feedback changes it rarely
+            model.detector.set_params(threshold=threshold)
         scores = model.detector.score_samples(values, timestamps=times)
         expected, lower, upper = model.detector.predict_bands(values, timestamps=times)
         new = np.flatnonzero(times >= first).tolist()
