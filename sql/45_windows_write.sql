@@ -11,11 +11,12 @@ AS $$
 DECLARE
     v_watermark timestamptz;
 BEGIN
-    -- Samples older than the scoring grace may land in windows detection has already scored: log
-    -- them for re-scoring. Not only when a watermark is past them already: a lagging shard could
-    -- pass them before this transaction commits. Fresh samples never are: their windows are not
-    -- scored before the grace has passed, long after this commit.
-    IF p_lo < now() - interval '30 seconds' AND EXISTS (SELECT 1 FROM tsmon.detection_shards) THEN
+    -- Samples whose minute ended about the scoring grace ago (10 s, tsmon.scoring.job.GRACE; 5 s
+    -- margin for this transaction to commit) may land in windows detection has already scored:
+    -- log them for re-scoring. Not only when a watermark is past them already: a lagging shard
+    -- could pass them before this commits. Other samples commit before their window is scored.
+    IF date_trunc('minute', p_lo) + interval '65 seconds' <= now()
+       AND EXISTS (SELECT 1 FROM tsmon.detection_shards) THEN
         INSERT INTO tsmon.detection_rescore (lo, hi)
         VALUES (date_trunc('minute', p_lo), date_trunc('minute', p_hi) + interval '1 minute');
     END IF;

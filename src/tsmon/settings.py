@@ -75,12 +75,6 @@ class Settings(BaseSettings):
     scrape_config: Path | None = Field(
         default=None, description="Prometheus-like YAML of scrape jobs; unset: scrape tsmon's own API."
     )
-    detection_grace_seconds: float = Field(
-        default=10.0,
-        ge=0,
-        description="A window is scored this long after it ends (time for its last samples to arrive); "
-        "samples later than that are re-scored as late data.",
-    )
     windows_engine: Literal["auto", "continuous_aggregates", "tsmon"] = Field(
         default="auto",
         description="Who maintains the 1m/1h/1d windows: continuous aggregates (full edition), tsmon's own "

@@ -175,12 +175,12 @@ def run_detection(ctx: WorkerContext) -> None:
         configs = {c.id: c for c in load_configs(conn)}
         if not configs:
             return
-        now, grace = datetime.now(UTC), timedelta(seconds=ctx.settings.detection_grace_seconds)
+        now = datetime.now(UTC)
         for config_id, shard in claim_shards(conn, ctx.owner, DETECTION_LEASE, DETECTION_SHARDS_PER_RUN):
             config = configs.get(config_id)
             try:
                 if config is not None:
-                    result = score_shard(conn, config, shard, ctx.owner, now, grace=grace)
+                    result = score_shard(conn, config, shard, ctx.owner, now)
                     ctx.metrics.windows_scored.labels(config.name).inc(result.windows)
             finally:
                 release(conn, ctx.owner, config_id, shard)

@@ -22,7 +22,8 @@ from tsmon.windows.definitions import floor_time
 log = logging.getLogger("tsmon.scoring")
 Conn = psycopg.Connection[tuple[object, ...]]
 # Windows ending this long ago are complete enough to score: Telegraf flushes every 10 s, Prometheus
-# remote write ships within seconds; anything later is re-scored as late data (rescore.py).
+# remote write ships within seconds; later samples are re-scored as late data (rescore.py). Keep it
+# equal to the grace in tsmon.note_samples_written (sql/45_windows_write.sql), which logs them.
 GRACE = timedelta(seconds=10)
 
 FIRST_RUN_WINDOWS = 60  # a new config starts scoring this many windows back
