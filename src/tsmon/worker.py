@@ -42,13 +42,11 @@ DETECTION_INTERVAL_S = 5
 DETECTION_LEASE = timedelta(minutes=2)
 DETECTION_SHARDS_PER_RUN = 64
 WINDOWS_INTERVAL_S = 60
-# Detection lag per config: how long its oldest complete, unscored window has been waiting since it
-# ended (a shard's watermark is the end of the windows it has scored).
+# Detection lag per config (tsmon.detection_status): how long its oldest complete, unscored window
+# has waited since it ended.
 LAG_QUERY = (
-    "SELECT c.name, extract(epoch FROM greatest(now() - min(s.watermark) - "
-    "CASE c.resolution WHEN '1h' THEN interval '1 hour' ELSE interval '1 minute' END, interval '0'))::float8 "
-    "FROM tsmon.detection_shards s JOIN tsmon.detection_configs c ON c.id = s.config_id "
-    "WHERE c.enabled GROUP BY c.name, c.resolution"
+    "SELECT config, extract(epoch FROM lag)::float8 FROM tsmon.detection_status "
+    "WHERE enabled AND lag IS NOT NULL"
 )
 
 
