@@ -1,0 +1,1 @@
+"""Detector quality offline: the NAB corpus, its scoring rules, a causal replay of the worker."""
