@@ -300,3 +300,61 @@ def test_feedback_changes_the_next_training(conn: Conn) -> None:
         (NOW,),
     ).fetchall()
     assert newest in ([], [(2,)])  # windows scored after retraining name the new version
+
+
+KILLED_WORKER = """
+import sys, time
+from datetime import datetime, timedelta
+import psycopg
+from tsmon.scoring import events
+from tsmon.scoring.configs import load_configs
+from tsmon.scoring.job import claim_shards, score_shard
+
+def stall(*args, **kwargs):  # scores are written, events and watermark not yet: mid-transaction
+    print("mid-batch", flush=True)
+    time.sleep(60)
+
+events.save = stall
+with psycopg.connect(sys.argv[1], autocommit=True) as conn:
+    configs = {c.id: c for c in load_configs(conn)}
+    for config_id, shard in claim_shards(conn, "doomed", timedelta(seconds=1), 100):
+        score_shard(conn, configs[config_id], shard, "doomed", datetime.fromisoformat(sys.argv[2]))
+"""
+
+
+def test_worker_killed_mid_batch_then_another_takes_over(conn: Conn, db_url: str) -> None:
+    """A real worker process SIGKILLed inside its transaction: nothing of it stays, its lease runs
+    out, and another worker's run gives the rows an uninterrupted run gives."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run_all(conn, "w1", NOW)
+    reference = snapshot(conn)
+    conn.execute("TRUNCATE tsmon.anomaly_scores, tsmon.anomalies, tsmon.models CASCADE")
+    conn.execute("UPDATE tsmon.detection_shards SET watermark = NULL, scored_at = NULL, lease_until = NULL")
+    worker = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WORKER, db_url, NOW.isoformat()], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "mid-batch"
+        open_tx = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' "
+            "AND datname = current_database()"
+        ).fetchone()
+        assert open_tx == (1,)  # the worker-to-be-killed is inside its transaction, scores written
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+    others = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    for _ in range(100):  # the server notices the closed connection and rolls its transaction back
+        if conn.execute(others).fetchone() == (0,):
+            break
+        time.sleep(0.1)
+    assert conn.execute("SELECT count(*) FROM tsmon.anomaly_scores").fetchone() == (0,)
+    time.sleep(1.1)  # its one-second lease runs out
+    run_all(conn, "w2", NOW)
+    assert snapshot(conn) == reference
