@@ -31,7 +31,7 @@ Conn = psycopg.Connection[tuple[object, ...]]
 MINUTE = timedelta(minutes=1)
 OWNER = "bench-detection"
 LEASE = timedelta(minutes=2)
-SHARDS_PER_CLAIM = 64
+SHARDS_PER_CLAIM = 1  # as the worker: a lease covers one shard's work
 WORKER_BUDGET_S = 45.0  # a single worker keeps lag < 60 s while one pass over all series takes less
 CONFIG = """
 configs:

@@ -40,7 +40,7 @@ SCRAPE_THREADS = 8
 # Often, so a window is scored soon after its grace: a run with nothing due is one cheap query.
 DETECTION_INTERVAL_S = 5
 DETECTION_LEASE = timedelta(minutes=2)
-DETECTION_SHARDS_PER_RUN = 64
+DETECTION_BUDGET_S = 60  # a run stops leasing after this; the next run (coalesced) goes on
 WINDOWS_INTERVAL_S = 60
 # Detection lag per config (tsmon.detection_status): how long its oldest complete, unscored window
 # has waited since it ended.
@@ -173,12 +173,16 @@ def run_detection(ctx: WorkerContext) -> None:
         configs = {c.id: c for c in load_configs(conn)}
         if not configs:
             return
-        now = datetime.now(UTC)
-        for config_id, shard in claim_shards(conn, ctx.owner, DETECTION_LEASE, DETECTION_SHARDS_PER_RUN):
-            config = configs.get(config_id)
+        # One shard leased at a time: a lease covers one shard's work however long the queue is.
+        deadline = time.monotonic() + DETECTION_BUDGET_S
+        while time.monotonic() < deadline:
+            claimed = claim_shards(conn, ctx.owner, DETECTION_LEASE, 1)
+            if not claimed:
+                break
+            (config_id, shard), config = claimed[0], configs.get(claimed[0][0])
             try:
                 if config is not None:
-                    result = score_shard(conn, config, shard, ctx.owner, now)
+                    result = score_shard(conn, config, shard, ctx.owner, datetime.now(UTC))
                     ctx.metrics.windows_scored.labels(config.name).inc(result.windows)
             finally:
                 release(conn, ctx.owner, config_id, shard)
