@@ -175,6 +175,9 @@ def main() -> None:
     ap.add_argument("--days", type=float, default=7)
     ap.add_argument("--engine", choices=["auto", "tsmon", "continuous_aggregates"], default="auto")
     ap.add_argument("--runs", type=int, default=5, help="timed runs per query (median)")
+    ap.add_argument(
+        "--keep", action="store_true", help=f"keep database {NAME} afterwards (to EXPLAIN queries)"
+    )
     args = ap.parse_args()
     # Data ends on the last full minute: the dashboards' default ranges end at "now".
     end = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -197,7 +200,8 @@ def main() -> None:
             result["baseline"] = bench_baseline(conn, end, args.runs)
             result["panels"] = bench_panels(conn, end, args.runs)
     finally:
-        drop_database(NAME)
+        if not args.keep:
+            drop_database(NAME)
     result["max_ms"] = max(result["panels"].values())
     result["target_ms"] = TARGET_MS
     result["over_target"] = sorted(k for k, v in result["panels"].items() if v >= TARGET_MS)

@@ -27,11 +27,13 @@ RETURNS TABLE ("time" timestamptz, series_id bigint, metric text, labels jsonb, 
 LANGUAGE sql STABLE SECURITY DEFINER  -- the same data the metric_* views give tsmon_reader
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH picked AS (
+    -- MATERIALIZED: the resolution is computed once, not per row (the planner would inline it into
+    -- every expression that reads it, and those run for each window).
+    WITH picked AS MATERIALIZED (
         SELECT CASE WHEN array_position(ARRAY['raw', '1m', '1h', '1d'], p_finest)
                          > array_position(ARRAY['raw', '1m', '1h', '1d'], p) THEN p_finest ELSE p END AS res
         FROM (SELECT tsmon.pick_resolution(p_start, p_end, p_min_points) AS p) x
-    ), r AS (
+    ), r AS MATERIALIZED (
         -- One step before the range: the first bucket's rate needs its predecessor's last value.
         SELECT res, p_start - CASE res WHEN '1d' THEN interval '1 day' WHEN '1h' THEN interval '1 hour'
                                        WHEN '1m' THEN interval '1 minute' ELSE interval '5 minutes' END AS lo
@@ -90,7 +92,7 @@ AS $$
     WITH v AS (
         SELECT w.time, w.series_id, w.avg
         FROM tsmon.series_windows(p_series_ids, p_start, p_end, p_min_points, '1m') w
-    ), step AS (
+    ), step AS MATERIALIZED (  -- once, not per score row
         SELECT CASE tsmon.pick_resolution(p_start, p_end, p_min_points) WHEN '1d' THEN interval '1 day'
                     WHEN '1h' THEN interval '1 hour' ELSE interval '1 minute' END AS step
     ), sc AS (

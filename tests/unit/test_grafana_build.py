@@ -161,4 +161,6 @@ def test_dashboards_and_alerts_share_one_folder() -> None:
     from tsmon.grafana.build import dashboard_provider
 
     provider = dashboard_provider()["providers"][0]
-    assert provider["folder"] == alerting.provisioning()["groups"][0]["folder"] and "folderUid" not in provider
+    assert (
+        provider["folder"] == alerting.provisioning()["groups"][0]["folder"] and "folderUid" not in provider
+    )

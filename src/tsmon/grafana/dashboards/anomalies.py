@@ -17,6 +17,7 @@ from tsmon.grafana.panels import (
 
 UID = "tsmon-anomalies"
 TOP_SERIES = 20  # rows in the timeline and heatmap: the series with the most anomalous time
+GRID_STEPS = 240
 
 COUNTS = """SELECT severity AS metric, count(*) AS value
 FROM tsmon.metric_anomalies
@@ -31,7 +32,11 @@ WHERE status = 'open' OR (started_at <= $__timeTo() AND ended_at >= $__timeFrom(
 ORDER BY status DESC, started_at DESC
 LIMIT 500"""
 # Anomaly events overlapping each step, for the series with the most anomalous time in the range.
-_GRID = f"""WITH step AS (SELECT make_interval(secs => $__interval_ms / 1000.0) AS step),
+# At most GRID_STEPS steps per row: a timeline or heatmap needs no more, and each cell is a join.
+_GRID = f"""WITH step AS MATERIALIZED (
+  SELECT make_interval(secs => greatest($__interval_ms / 1000.0,
+    extract(epoch FROM $__timeTo()::timestamptz - $__timeFrom()::timestamptz) / {GRID_STEPS})) AS step
+),
 ev AS (
   SELECT series_id, metric, labels, severity,
          greatest(started_at, $__timeFrom()::timestamptz) AS lo,
