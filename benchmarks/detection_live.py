@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import resource
 import statistics
 import threading
@@ -84,6 +85,7 @@ def main() -> None:
     ap.add_argument("--detector", default="ensemble")
     args = ap.parse_args()
     registry._LOADED.clear()
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)  # as the worker: overlaps are normal
     name = f"tsmon_bench_detection_live_{args.series}"
     url = scratch_database(name)
     settings = Settings()

@@ -256,6 +256,9 @@ def run_worker(settings: Settings, database_url: str) -> None:
     """Run the scheduler until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per run is noise
+    # "skipped: maximum number of running instances": a detection run working through its queue for
+    # longer than the interval is normal at scale (runs coalesce); missed runs are counted and logged.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     pool = ConnectionPool(
         database_url,
