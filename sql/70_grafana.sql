@@ -121,14 +121,16 @@ SELECT a.id AS anomaly_id, s.metric, tsmon.format_labels(s.labels) AS series,
        coalesce(s.labels ->> 'host', s.labels ->> 'instance', '') AS host,
        a.severity, c.name AS config, a.series_id, a.started_at, a.peak_score,
        extract(epoch FROM now() - a.started_at)::float8 AS duration_seconds,
-       extract(epoch FROM c.min_duration)::float8 AS min_duration_seconds, c.alert_labels
+       extract(epoch FROM c.min_duration)::float8 AS min_duration_seconds, c.alert_labels,
+       tsmon.format_labels(c.alert_labels) AS alert_labels_text
 FROM tsmon.anomalies a
 JOIN tsmon.series s ON s.id = a.series_id
 JOIN tsmon.detection_configs c ON c.id = a.config_id
 WHERE a.status = 'open' AND now() - a.started_at >= c.min_duration;
 COMMENT ON VIEW tsmon.open_anomaly_alerts IS
     'Open anomaly events that have lasted at least their detection config''s min_duration, for alert rules: '
-    'metric, series (labels as text), host (label host or instance), severity, config, peak score, duration.';
+    'metric, series (labels as text), host (label host or instance), severity, config, peak score, duration, '
+    'and the config''s alert_labels (also as text, alert_labels_text, for notification routing).';
 
 CREATE OR REPLACE VIEW tsmon.detection_lag AS
 SELECT c.name AS config, c.metric, c.resolution,

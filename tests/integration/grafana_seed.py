@@ -116,11 +116,13 @@ def seed(conn: Conn) -> Seeded:
         str(h): int(str(i))
         for h, i in conn.execute("SELECT labels ->> 'host', id FROM tsmon.series WHERE metric = 'demo_load'")
     }
-    for name, min_duration, lag in (("load-critical", "2m", "1m"), ("load-slow", "5m", "2h")):
+    configs = (("load-critical", "2m", "1m", '{"team": "web"}'), ("load-slow", "5m", "2h", "{}"))
+    for name, min_duration, lag, alert_labels in configs:
         row = conn.execute(
-            "INSERT INTO tsmon.detection_configs (name, metric, min_duration, shards, created_at) "
-            "VALUES (%s, 'demo_load', %s, 1, now() - interval '1 day') RETURNING id",
-            (name, min_duration),
+            "INSERT INTO tsmon.detection_configs "
+            "(name, metric, min_duration, shards, created_at, alert_labels) "
+            "VALUES (%s, 'demo_load', %s, 1, now() - interval '1 day', %s::jsonb) RETURNING id",
+            (name, min_duration, alert_labels),
         ).fetchone()
         assert row is not None
         s.configs[name] = int(str(row[0]))

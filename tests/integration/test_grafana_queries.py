@@ -127,6 +127,7 @@ def test_alerts_fire_exactly_where_seeded(reader: Conn, seeded_db: tuple[str, st
         ("demo_load", '{host="web1"}', "critical", "load-critical")
     ]
     assert critical[0]["host"] == "web1" and critical[0]["series_id"] == str(seeded_db[2].series["web1"])
+    assert critical[0]["alert_labels"] == '{team="web"}'  # the config's alert_labels, for routing
     # db1's warning (30 min, min_duration 5m) fires; o'brien's (1 min old) is younger than its min_duration.
     assert [f["series"] for f in fired["tsmon-anomaly-warning"]] == ['{host="db1"}']
     assert fired["tsmon-ingest-stale"] == []  # samples up to now

@@ -105,11 +105,13 @@ def firing(rule: Rule, columns: Sequence[str], rows: Sequence[Sequence[object]])
 
 def anomaly_rule(severity: str) -> Rule:
     """Open anomaly events of one severity that have lasted their config's min_duration."""
+    # The config's alert_labels come as one text label (Grafana's label names are fixed by the columns):
+    # route on them with a regex matcher, e.g. alert_labels =~ .*team="web".*
     sql = f"""SELECT metric, series, host, config, severity, series_id::text AS series_id,
-       max(peak_score) AS peak_score
+       alert_labels_text AS alert_labels, max(peak_score) AS peak_score
 FROM tsmon.open_anomaly_alerts
 WHERE severity = '{severity}'
-GROUP BY metric, series, host, config, severity, series_id
+GROUP BY metric, series, host, config, severity, series_id, alert_labels_text
 ORDER BY metric, series, config"""
     link = f"/d/{explorer.UID}?var-metric={{{{ $labels.metric }}}}&var-series={{{{ $labels.series_id }}}}"
     return Rule(
