@@ -25,6 +25,7 @@ from detection import CONFIG, build, drop, insert_minutes, rounded, score_pass
 from ingest import scratch_database
 from tsmon.scoring import models as registry
 from tsmon.scoring.configs import apply_yaml
+from tsmon.scoring.job import GRACE
 from tsmon.settings import Settings
 from tsmon.windows.engine import current_engine, refresh_windows
 from tsmon.windows.retention import RetentionSettings
@@ -139,7 +140,7 @@ def main() -> None:
         for minute, lag in lags.items():
             print(f"window {minute}: scored everywhere {lag:.1f} s after it ended")
         out |= {
-            "grace_s": settings.detection_grace_seconds,
+            "grace_s": GRACE.total_seconds(),
             "window_lags_s": lags,
             "max_lag_s": max(lags.values()),
             "median_lag_s": statistics.median(lags.values()),
