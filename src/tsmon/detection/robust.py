@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from tsmon.detection._util import FloatArray, noise_scale, robust_scale, trailing, value_floor, with_history
@@ -27,6 +29,8 @@ class MADDetector(ResidualDetector):
     threshold : float, default=0.99
         Score at or above which ``predict`` flags a point.
     """
+
+    scoring_context: ClassVar[int] = 0  # a point's score depends on that point alone
 
     def __init__(self, *, threshold: float = 0.99) -> None:
         self.threshold = threshold

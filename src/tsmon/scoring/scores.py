@@ -21,11 +21,19 @@ _COPY = (
 Flags = list[tuple[datetime, float, bool]]
 
 
+def scoring_context(detector: object) -> int:
+    """Earlier windows a detector's scores depend on: its class's ``scoring_context`` if it declares
+    one (0 for point detectors such as MAD), else CONTEXT_POINTS."""
+    declared = getattr(type(detector), "scoring_context", None)
+    return CONTEXT_POINTS if declared is None else int(declared)
+
+
 def write_scores(
     conn: Conn, config: DetectionConfig, models: dict[int, Model], start: datetime, stop: datetime
 ) -> dict[int, tuple[int, Flags]]:
     """Score windows in [start, stop) of the series that have a model; per series (model version, flags)."""
-    windows = fetch_windows(conn, config.resolution, list(models), start - CONTEXT_POINTS * config.step, stop)
+    context = max(scoring_context(m.detector) for m in models.values()) if models else 0
+    windows = fetch_windows(conn, config.resolution, list(models), start - context * config.step, stop)
     out, result = io.StringIO(), {}
     threshold, first = config.threshold, start.timestamp()
     for sid, times, values in windows.by_series():
