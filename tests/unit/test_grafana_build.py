@@ -164,3 +164,10 @@ def test_dashboards_and_alerts_share_one_folder() -> None:
     assert (
         provider["folder"] == alerting.provisioning()["groups"][0]["folder"] and "folderUid" not in provider
     )
+
+
+def test_layout_command_prints_every_dashboard() -> None:
+    result = CliRunner().invoke(cli, ["grafana", "layout"])
+    assert result.exit_code == 0, result.output
+    for d in dashboard_json().values():
+        assert picture(d) in result.output
