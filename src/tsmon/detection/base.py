@@ -78,6 +78,17 @@ class BaseDetector(BaseEstimator):  # type: ignore[misc]
         values = self._validate(X, reset=False)
         return self._bands(values, self._score_times(timestamps, values.size), self.threshold)
 
+    def score_and_bands(
+        self, X: npt.ArrayLike, *, timestamps: npt.ArrayLike | None = None
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """``score_samples`` and ``predict_bands`` in one pass: (score, expected, lower, upper).
+
+        The scoring job's hot path: input checked once, residuals computed once.
+        """
+        check_is_fitted(self)
+        values = self._validate(X, reset=False)
+        return self._score_and_bands(values, self._score_times(timestamps, values.size), self.threshold)
+
     # Subclass hooks: arrays are validated, ``t`` is epoch seconds, or positions when fitted without.
 
     @abstractmethod
@@ -89,6 +100,11 @@ class BaseDetector(BaseEstimator):  # type: ignore[misc]
 
     @abstractmethod
     def _bands(self, values: FloatArray, t: FloatArray, level: float) -> Bands: ...
+
+    def _score_and_bands(
+        self, values: FloatArray, t: FloatArray, level: float
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        return (self._score(values, t), *self._bands(values, t, level))
 
     def _restore(self) -> None:
         """Rebuild derived, unserialised attributes after loading a state (see ``state.py``)."""
@@ -182,6 +198,19 @@ class ResidualDetector(BaseDetector):
     def _score(self, values: FloatArray, t: FloatArray) -> FloatArray:
         observed, center, scale = self._residuals(values, t)
         return self.calibrator_.score((observed - center) / scale)
+
+    def _score_and_bands(
+        self, values: FloatArray, t: FloatArray, level: float
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        if (
+            type(self)._score is not ResidualDetector._score
+            or type(self)._bands is not ResidualDetector._bands
+        ):
+            return super()._score_and_bands(values, t, level)  # a subclass scores its own way
+        observed, center, scale = self._residuals(values, t)
+        expected = center + self.calibrator_.center * scale
+        half = self.calibrator_.halfwidth(level) * scale
+        return self.calibrator_.score((observed - center) / scale), expected, expected - half, expected + half
 
     def _bands(self, values: FloatArray, t: FloatArray, level: float) -> Bands:
         _, center, scale = self._residuals(values, t)

@@ -40,8 +40,7 @@ def write_scores(
         model = models[sid]
         if model.detector.threshold != threshold:  # set_params is slow; feedback changes it rarely
             model.detector.set_params(threshold=threshold)
-        scores = model.detector.score_samples(values, timestamps=times)
-        expected, lower, upper = model.detector.predict_bands(values, timestamps=times)
+        scores, expected, lower, upper = model.detector.score_and_bands(values, timestamps=times)
         new = np.flatnonzero(times >= first).tolist()
         flags = [
             (datetime.fromtimestamp(float(times[i]), UTC), float(scores[i]), bool(scores[i] >= threshold))
