@@ -135,16 +135,18 @@ COMMENT ON VIEW tsmon.open_anomaly_alerts IS
 CREATE OR REPLACE VIEW tsmon.detection_lag AS
 SELECT c.name AS config, c.metric, c.resolution,
        extract(epoch FROM now() - coalesce(min(s.watermark), c.created_at))::float8 AS lag_seconds,
-       -- A healthy config lags by its window plus its schedule; anything beyond is the worker's delay.
-       extract(epoch FROM now() - coalesce(min(s.watermark), c.created_at)
-                          - CASE c.resolution WHEN '1h' THEN interval '1 hour' ELSE interval '1 minute' END
-                          - c.schedule)::float8 AS excess_lag_seconds
+       -- tsmon.detection_status's lag (the wait of the oldest complete window not scored yet), counted
+       -- from the config's creation while nothing is scored: a worker that never runs shows up too.
+       extract(epoch FROM greatest(now() - coalesce(min(s.watermark), c.created_at)
+                                   - CASE c.resolution WHEN '1h' THEN interval '1 hour' ELSE interval '1 minute' END,
+                                   interval '0'))::float8 AS excess_lag_seconds
 FROM tsmon.detection_configs c LEFT JOIN tsmon.detection_shards s ON s.config_id = c.id
 WHERE c.enabled
 GROUP BY c.id;
 COMMENT ON VIEW tsmon.detection_lag IS
     'Per enabled detection config: seconds since its oldest shard watermark (since the config was created when '
-    'never scored), and the excess over one window plus the schedule (what a healthy worker lags).';
+    'never scored), and excess_lag_seconds: how long the oldest complete window not scored yet has waited '
+    '(tsmon.detection_status.lag; a healthy worker shows up to its grace plus one pass).';
 
 CREATE OR REPLACE VIEW tsmon.ingest_freshness AS
 SELECT max(x.time) AS newest_sample,

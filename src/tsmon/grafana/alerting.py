@@ -154,8 +154,8 @@ def rules() -> list[Rule]:
             threshold=WORKER_LAG_EXCESS_SECONDS,
             for_="5m",
             summary="Detection config {{ $labels.config }} is lagging",
-            description="Scoring of {{ $labels.config }} is {{ $values.A.Value }} seconds behind what a "
-            "healthy worker lags: workers are down, overloaded or failing.",
+            description="The oldest complete window of {{ $labels.config }} not scored yet has waited "
+            "{{ $values.A.Value }} seconds: workers are down, overloaded or failing.",
             labels=(("severity", "warning"),),
         ),
         Rule(
