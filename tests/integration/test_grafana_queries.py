@@ -115,6 +115,7 @@ def evaluate(reader: Conn, s: Seeded) -> dict[str, list[dict[str, str]]]:
         )
         columns, rows = run(reader, q, ctx)
         out[q.key] = alerting.firing(RULES[q.key], columns, rows)
+        assert len(out[q.key]) == len(rows), f"{q.key}: rows that do not fire"  # must-not-fire: no rows
     return out
 
 

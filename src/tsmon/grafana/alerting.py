@@ -136,20 +136,22 @@ def rules() -> list[Rule]:
         Rule(
             uid="tsmon-ingest-stale",
             title="Ingest stale",
-            sql="SELECT seconds_since_newest_sample FROM tsmon.ingest_freshness",
+            # The condition is also in SQL: a rule that must not fire returns no rows (noDataState OK).
+            sql="SELECT seconds_since_newest_sample FROM tsmon.ingest_freshness "
+            f"WHERE seconds_since_newest_sample > {STALE_INGEST_MINUTES * 60}",
             evaluator="gt",
             threshold=STALE_INGEST_MINUTES * 60,
             for_="1m",
             summary=f"No samples stored for more than {STALE_INGEST_MINUTES} minutes",
             description="The newest sample in tsmon is {{ $values.A.Value }} seconds old: senders, the API "
             "or the worker are down, or the database refuses writes.",
-            no_data="Alerting",
             labels=(("severity", "critical"),),
         ),
         Rule(
             uid="tsmon-worker-lag",
             title="Detection lagging",
-            sql="SELECT config, excess_lag_seconds FROM tsmon.detection_lag ORDER BY config",
+            sql="SELECT config, excess_lag_seconds FROM tsmon.detection_lag "
+            f"WHERE excess_lag_seconds > {WORKER_LAG_EXCESS_SECONDS} ORDER BY config",
             evaluator="gt",
             threshold=WORKER_LAG_EXCESS_SECONDS,
             for_="5m",
