@@ -33,6 +33,17 @@ def main() -> None:
 
 
 # Registered after `cli` exists: each module adds its commands to it.
-from tsmon.cli import database, demo, detection, grafana, ingest, processes, windows  # noqa: E402
+from tsmon.cli import database, demo, detection, evaluate, grafana, ingest, processes, windows  # noqa: E402
 
-__all__ = ["cli", "database", "demo", "detection", "grafana", "ingest", "main", "processes", "windows"]
+__all__ = [
+    "cli",
+    "database",
+    "demo",
+    "detection",
+    "evaluate",
+    "grafana",
+    "ingest",
+    "main",
+    "processes",
+    "windows",
+]

@@ -4,9 +4,10 @@ from tsmon.detection.base import Bands, BaseDetector, ResidualDetector
 from tsmon.detection.calibration import TailCalibrator, UpperTailCalibrator
 from tsmon.detection.ensemble import EnsembleDetector
 from tsmon.detection.ewma import EWMADetector
+from tsmon.detection.extreme import ExtremeDetector
 from tsmon.detection.forest import IsolationForestDetector, LOFDetector
 from tsmon.detection.level_shift import LevelShiftDetector
-from tsmon.detection.robust import MADDetector, RollingQuantileDetector
+from tsmon.detection.robust import GaussianDetector, MADDetector, RollingQuantileDetector
 from tsmon.detection.seasonal import SeasonalBaseline
 from tsmon.detection.seasonality import detect_period
 from tsmon.detection.state import DETECTORS, from_state, make_detector, to_state
@@ -17,6 +18,8 @@ __all__ = [
     "BaseDetector",
     "EWMADetector",
     "EnsembleDetector",
+    "ExtremeDetector",
+    "GaussianDetector",
     "IsolationForestDetector",
     "LOFDetector",
     "LevelShiftDetector",

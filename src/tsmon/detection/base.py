@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from tsmon.detection._util import FloatArray, IntArray
-from tsmon.detection.calibration import TailCalibrator
+from tsmon.detection.calibration import TailCalibrator, surprise_of
 
 Bands = tuple[FloatArray, FloatArray, FloatArray]
 
@@ -60,6 +60,16 @@ class BaseDetector(BaseEstimator):  # type: ignore[misc]
         values = self._validate(X, reset=False)
         return self._score(values, self._score_times(timestamps, values.size))
 
+    def surprise_samples(self, X: npt.ArrayLike, *, timestamps: npt.ArrayLike | None = None) -> FloatArray:
+        """``-log10`` of each row's tail probability: ``score = 1 - 10 ** -surprise``.
+
+        The same ranking as ``score_samples``, still resolved where scores round to 1.0 (tail
+        probabilities below 1e-16): what ranks the rarest points, e.g. in `tsmon eval nab`.
+        """
+        check_is_fitted(self)
+        values = self._validate(X, reset=False)
+        return self._surprise(values, self._score_times(timestamps, values.size))
+
     def predict(self, X: npt.ArrayLike, *, timestamps: npt.ArrayLike | None = None) -> IntArray:
         """1 for anomalies (score at or above ``threshold``), 0 for normal points."""
         return (self.score_samples(X, timestamps=timestamps) >= self.threshold).astype(np.int64)
@@ -100,6 +110,10 @@ class BaseDetector(BaseEstimator):  # type: ignore[misc]
 
     @abstractmethod
     def _bands(self, values: FloatArray, t: FloatArray, level: float) -> Bands: ...
+
+    def _surprise(self, values: FloatArray, t: FloatArray) -> FloatArray:
+        """Subclasses with a finer tail probability than ``1 - score`` override this."""
+        return surprise_of(self._score(values, t))
 
     def _score_and_bands(
         self, values: FloatArray, t: FloatArray, level: float
@@ -198,6 +212,10 @@ class ResidualDetector(BaseDetector):
     def _score(self, values: FloatArray, t: FloatArray) -> FloatArray:
         observed, center, scale = self._residuals(values, t)
         return self.calibrator_.score((observed - center) / scale)
+
+    def _surprise(self, values: FloatArray, t: FloatArray) -> FloatArray:
+        observed, center, scale = self._residuals(values, t)
+        return self.calibrator_.surprise((observed - center) / scale)
 
     def _score_and_bands(
         self, values: FloatArray, t: FloatArray, level: float

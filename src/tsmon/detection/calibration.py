@@ -20,6 +20,17 @@ _MIN_TAIL_SAMPLES = 50
 # half of that is forgiven, so Gaussian training data mostly keeps Gaussian tails while statistics
 # with mildly heavy tails (a scale estimated from a short window) still get them.
 _RATIO_NOISE = 1.45
+MIN_P = 1e-300  # tail probabilities are floored here: surprise at most 300
+
+
+def surprise_of(score: FloatArray) -> FloatArray:
+    """``-log10(1 - score)``: the surprise of a calibrated score (capped where it rounds to 1)."""
+    return np.asarray(-np.log10(np.maximum(1.0 - score, MIN_P)), dtype=np.float64)
+
+
+def score_of(surprise: FloatArray) -> FloatArray:
+    """``1 - 10 ** -surprise``, the calibrated score of a surprise."""
+    return np.asarray(-np.expm1(-np.log(10.0) * surprise), dtype=np.float64)
 
 
 def _t_ratio(df: float) -> float:
@@ -86,6 +97,19 @@ class TailCalibrator:
         u = (z - self.center) / self.scale
         out = 1.0 - 2.0 * self._sf(np.abs(u)) if self.two_sided else 1.0 - self._sf(u)
         return np.where(np.isnan(out), 0.0, np.clip(out, 0.0, 1.0))
+
+    def surprise(self, z: FloatArray) -> FloatArray:
+        """``-log10`` of the tail probability ``score`` is one minus; NaN (no evidence yet) gives 0."""
+        u = (z - self.center) / self.scale
+        x = -np.abs(u) if self.two_sided else -u
+        if self.df is None:
+            log_p = special.log_ndtr(x)
+        else:
+            log_p = np.log(np.maximum(special.stdtr(self.df, x), MIN_P))
+        if self.two_sided:
+            log_p = log_p + math.log(2.0)
+        out = -np.minimum(log_p, 0.0) / math.log(10.0)
+        return np.where(np.isnan(out), 0.0, out)
 
     def halfwidth(self, level: float) -> float:
         """Distance of ``z`` from ``center`` at which the score reaches ``level``.

@@ -9,6 +9,7 @@ from sklearn.base import clone
 
 from tsmon.detection._util import FloatArray
 from tsmon.detection.base import Bands, BaseDetector
+from tsmon.detection.calibration import MIN_P
 from tsmon.detection.ewma import EWMADetector
 from tsmon.detection.robust import RollingQuantileDetector
 from tsmon.detection.seasonal import SeasonalBaseline
@@ -73,6 +74,13 @@ class EnsembleDetector(BaseDetector):
     def _score(self, values: FloatArray, t: FloatArray) -> FloatArray:
         scores = np.column_stack([d._score(values, t) for _, d in self.detectors_])
         return np.asarray(scores.max(axis=1) ** self.k_eff_, dtype=np.float64)
+
+    def _surprise(self, values: FloatArray, t: FloatArray) -> FloatArray:
+        top = np.column_stack([d._surprise(values, t) for _, d in self.detectors_]).max(axis=1)
+        # 1 - (1 - p_min) ** k_eff without rounding: p_min may be far below 1e-16.
+        with np.errstate(divide="ignore"):  # a member surprise of 0 is p = 1: log1p(-1) = -inf, fine
+            p = -np.expm1(self.k_eff_ * np.log1p(-(10.0**-top)))
+        return np.asarray(-np.log10(np.maximum(p, MIN_P)), dtype=np.float64)
 
     def _bands(self, values: FloatArray, t: FloatArray, level: float) -> Bands:
         member_level = level ** (1.0 / self.k_eff_)

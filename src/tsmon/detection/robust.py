@@ -8,6 +8,7 @@ import numpy as np
 
 from tsmon.detection._util import FloatArray, noise_scale, robust_scale, trailing, value_floor, with_history
 from tsmon.detection.base import ResidualDetector
+from tsmon.detection.calibration import TailCalibrator
 
 _IQR_TO_SIGMA = 1.3489795003921634  # interquartile range of a standard Gaussian
 
@@ -38,6 +39,43 @@ class MADDetector(ResidualDetector):
     def _fit_residuals(self, values: FloatArray, t: FloatArray) -> FloatArray:
         self.center_ = float(np.median(values))
         self.scale_ = robust_scale(values, value_floor(values))
+        return (values - self.center_) / self.scale_
+
+    def _residuals(self, values: FloatArray, t: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        return values, np.full(values.size, self.center_), np.full(values.size, self.scale_)
+
+
+class GaussianDetector(ResidualDetector):
+    """Gaussian z-score against the training window's mean and standard deviation (NAB's windowed Gaussian).
+
+    Unlike :class:`MADDetector` the scale is not robust, and the tail is a plain Gaussian rather than
+    one fitted to the training residuals: a series whose training window held bursts gets a wide
+    scale, so the largest possible z-score of a series is bounded by how spread its history is.
+    That keeps the rarest points of quiet and wild series comparable, which a single threshold over
+    many series needs (it is what makes this the best simple detector on NAB, see docs/detection.md).
+
+    Good at: values beyond anything in the training window, on any series.  Weak at: anything
+    inside the usual range; calibration (``P(score >= 0.99)`` is 1% only for Gaussian data).
+
+    Parameters
+    ----------
+    threshold : float, default=0.99
+        Score at or above which ``predict`` flags a point.
+    """
+
+    scoring_context: ClassVar[int] = 0  # a point's score depends on that point alone
+
+    def __init__(self, *, threshold: float = 0.99) -> None:
+        self.threshold = threshold
+
+    def _fit(self, values: FloatArray, t: FloatArray) -> FloatArray:
+        z = self._fit_residuals(values, t)
+        self.calibrator_ = TailCalibrator()
+        return self.calibrator_.score(z)
+
+    def _fit_residuals(self, values: FloatArray, t: FloatArray) -> FloatArray:
+        self.center_ = float(np.mean(values))
+        self.scale_ = max(float(np.std(values)), value_floor(values))
         return (values - self.center_) / self.scale_
 
     def _residuals(self, values: FloatArray, t: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:

@@ -12,9 +12,10 @@ from tsmon.detection.base import BaseDetector
 from tsmon.detection.calibration import TailCalibrator, UpperTailCalibrator
 from tsmon.detection.ensemble import EnsembleDetector
 from tsmon.detection.ewma import EWMADetector
+from tsmon.detection.extreme import ExtremeDetector
 from tsmon.detection.forest import IsolationForestDetector, LOFDetector
 from tsmon.detection.level_shift import LevelShiftDetector
-from tsmon.detection.robust import MADDetector, RollingQuantileDetector
+from tsmon.detection.robust import GaussianDetector, MADDetector, RollingQuantileDetector
 from tsmon.detection.seasonal import SeasonalBaseline
 
 FORMAT = "tsmon.detection"
@@ -29,6 +30,8 @@ DETECTORS: dict[str, type[BaseDetector]] = {
     "iforest": IsolationForestDetector,
     "lof": LOFDetector,
     "ensemble": EnsembleDetector,
+    "gaussian": GaussianDetector,
+    "extreme": ExtremeDetector,
 }
 _NAMES = {cls: name for name, cls in DETECTORS.items()}
 _CALIBRATORS: dict[str, type[TailCalibrator] | type[UpperTailCalibrator]] = {

@@ -49,8 +49,13 @@ def training_rows(
     `models.training_data` selects in SQL.
     """
     mask = (times >= end - window) & (times < end)
-    for started, ended, is_open in events:
-        if is_open and keep_open:
-            continue
-        mask &= ~((times >= started) & (times <= (np.inf if ended is None else ended)))
+    kept = [(s, np.inf if e is None else e) for s, e, is_open in events if not (is_open and keep_open)]
+    if kept:
+        starts, ends = (np.array(v, dtype=np.float64) for v in zip(*sorted(kept), strict=True))
+        # Periods are sorted by start; a row is inside one when some period starting at or before it
+        # has not ended yet: the latest end among those that started.
+        reach = np.maximum.accumulate(ends)
+        at = np.searchsorted(starts, times, side="right") - 1
+        inside = (at >= 0) & (times <= reach[np.maximum(at, 0)])
+        mask &= ~inside
     return mask

@@ -19,6 +19,8 @@ CLAIMS: dict[str, dict[bool, tuple[str, ...]]] = {
     "ewma": {True: ALL, False: ("spike", "level_shift", "trend_change")},
     "quantile": {False: ("spike", "level_shift")},
     "mad": {False: ("spike", "level_shift", "trend_change")},
+    "gaussian": {False: ("spike", "level_shift")},
+    "extreme": {True: ("spike",), False: ("spike", "level_shift")},
     "level_shift": {True: ("level_shift", "trend_change"), False: ("level_shift", "trend_change")},
     "iforest": {True: ("spike",), False: ("spike",)},
     "lof": {True: ("spike", "seasonal_break", "flat_line"), False: ("spike", "level_shift", "flat_line")},
