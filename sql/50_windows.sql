@@ -53,8 +53,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     -- Series ids are looked up once and pushed into the windows (a join on metric name cannot be
     -- pushed below the windows' real-time GROUP BY, and would aggregate every series' windows).
-    WITH r AS (SELECT tsmon.pick_resolution(p_start, p_end, p_min_points) AS res),
-         ids AS (SELECT ARRAY(SELECT id FROM tsmon.series WHERE metric = p_metric) AS ids)
+    -- MATERIALIZED: computed once, not again for every row of the branch that runs.
+    WITH r AS MATERIALIZED (SELECT tsmon.pick_resolution(p_start, p_end, p_min_points) AS res),
+         ids AS MATERIALIZED (SELECT ARRAY(SELECT id FROM tsmon.series WHERE metric = p_metric) AS ids)
     SELECT w.bucket, w.series_id, s.labels, r.res, w.count, w.sum / w.count, w.min, w.max, w.first, w.last,
            w.increase
     FROM r, ids, LATERAL (
