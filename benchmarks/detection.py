@@ -83,7 +83,7 @@ def score_pass(conn: Conn, now: datetime) -> dict[str, float]:
     seen: set[tuple[int, int]] = set()
     series = windows = 0
     while True:
-        claimed = [c for c in claim_shards(conn, OWNER, LEASE, SHARDS_PER_CLAIM) if c not in seen]
+        claimed = [c for c in claim_shards(conn, OWNER, LEASE, SHARDS_PER_CLAIM, now) if c not in seen]
         if not claimed:
             break
         for config_id, shard in claimed:

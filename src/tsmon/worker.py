@@ -176,13 +176,14 @@ def run_detection(ctx: WorkerContext) -> None:
         # One shard leased at a time: a lease covers one shard's work however long the queue is.
         deadline = time.monotonic() + DETECTION_BUDGET_S
         while time.monotonic() < deadline:
-            claimed = claim_shards(conn, ctx.owner, DETECTION_LEASE, 1)
+            now = datetime.now(UTC)
+            claimed = claim_shards(conn, ctx.owner, DETECTION_LEASE, 1, now)
             if not claimed:
                 break
             (config_id, shard), config = claimed[0], configs.get(claimed[0][0])
             try:
                 if config is not None:
-                    result = score_shard(conn, config, shard, ctx.owner, datetime.now(UTC))
+                    result = score_shard(conn, config, shard, ctx.owner, now)
                     ctx.metrics.windows_scored.labels(config.name).inc(result.windows)
             finally:
                 release(conn, ctx.owner, config_id, shard)

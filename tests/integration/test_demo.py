@@ -24,7 +24,7 @@ CONTROLS = [s for s in SERIES if s.kind == "control"]
 def run_all(conn: Conn, now: datetime) -> int:
     configs = {c.id: c for c in load_configs(conn)}
     windows = 0
-    for config_id, shard in claim_shards(conn, "demo-test", timedelta(minutes=2), 100):
+    for config_id, shard in claim_shards(conn, "demo-test", timedelta(minutes=2), 100, now):
         windows += score_shard(conn, configs[config_id], shard, "demo-test", now).windows
     return windows
 

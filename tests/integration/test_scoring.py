@@ -57,7 +57,7 @@ def conn(db_url: str) -> Iterator[Conn]:
 def run_all(conn: Conn, owner: str, now: datetime) -> int:
     configs = {c.id: c for c in load_configs(conn)}
     windows = 0
-    for config_id, shard in claim_shards(conn, owner, timedelta(minutes=2), 100):
+    for config_id, shard in claim_shards(conn, owner, timedelta(minutes=2), 100, now):
         windows += score_shard(conn, configs[config_id], shard, owner, now).windows
     return windows
 
@@ -315,10 +315,11 @@ def stall(*args, **kwargs):  # scores are written, events and watermark not yet:
     time.sleep(60)
 
 events.save = stall
+now = datetime.fromisoformat(sys.argv[2])
 with psycopg.connect(sys.argv[1], autocommit=True) as conn:
     configs = {c.id: c for c in load_configs(conn)}
-    for config_id, shard in claim_shards(conn, "doomed", timedelta(seconds=1), 100):
-        score_shard(conn, configs[config_id], shard, "doomed", datetime.fromisoformat(sys.argv[2]))
+    for config_id, shard in claim_shards(conn, "doomed", timedelta(seconds=1), 100, now):
+        score_shard(conn, configs[config_id], shard, "doomed", now)
 """
 
 

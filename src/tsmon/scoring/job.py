@@ -15,7 +15,7 @@ from tsmon.scoring._fetch import fetch_windows
 from tsmon.scoring.configs import DetectionConfig
 from tsmon.scoring.drift import measure
 from tsmon.scoring.models import Model, active_models, train_many
-from tsmon.scoring.rescore import rescore, settled_ranges
+from tsmon.scoring.rescore import SETTLE, rescore, settled_ranges
 from tsmon.scoring.scores import write_scores
 from tsmon.windows.definitions import floor_time
 
@@ -39,8 +39,15 @@ class ShardResult:
     watermark: datetime | None = None
 
 
-def claim_shards(conn: Conn, owner: str, lease: timedelta, limit: int) -> list[tuple[int, int]]:
-    """Lease up to ``limit`` due shards no other live worker holds (SKIP LOCKED: workers never wait)."""
+def claim_shards(
+    conn: Conn, owner: str, lease: timedelta, limit: int, now: datetime | None = None
+) -> list[tuple[int, int]]:
+    """Lease up to ``limit`` due shards no other live worker holds (SKIP LOCKED: workers never wait).
+
+    A shard is due once its config's ``schedule`` of windows after its watermark is complete and
+    past the grace (``now``: the job's clock, default the database's): a window is scored about
+    GRACE after it ends, whatever the phase of earlier runs. Settled late data makes it due too.
+    """
     with conn.transaction():
         conn.execute(
             "INSERT INTO tsmon.detection_shards (config_id, shard, rescore_mark) SELECT c.id, g, now() "
@@ -54,10 +61,15 @@ def claim_shards(conn: Conn, owner: str, lease: timedelta, limit: int) -> list[t
             "  JOIN tsmon.detection_configs c ON c.id = s.config_id"
             "  WHERE c.enabled AND s.shard < c.shards"
             "    AND (s.lease_until IS NULL OR s.lease_until < now() OR s.lease_owner = %(o)s)"
-            "    AND (s.scored_at IS NULL OR s.scored_at <= now() - c.schedule + interval '1 second')"
-            "  ORDER BY s.scored_at NULLS FIRST LIMIT %(n)s FOR UPDATE OF s SKIP LOCKED) "
+            "    AND (s.watermark IS NULL OR s.watermark + greatest(c.schedule, CASE c.resolution"
+            "         WHEN '1h' THEN interval '1 hour' ELSE interval '1 minute' END) + %(g)s"
+            "         <= coalesce(%(now)s, now())"
+            "      OR EXISTS (SELECT 1 FROM tsmon.detection_rescore r WHERE r.noted_at <= now() - %(settle)s"
+            "                 AND r.noted_at > coalesce(s.rescore_mark, '-infinity'::timestamptz)))"
+            "  ORDER BY s.watermark NULLS FIRST, s.scored_at NULLS FIRST LIMIT %(n)s"
+            "  FOR UPDATE OF s SKIP LOCKED) "
             "RETURNING d.config_id, d.shard",
-            {"o": owner, "l": lease, "n": limit},
+            {"o": owner, "l": lease, "n": limit, "g": GRACE, "now": now, "settle": SETTLE},
         ).fetchall()
     return [(int(str(c)), int(str(s))) for c, s in rows]
 
