@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 from psycopg import sql
 
@@ -117,17 +119,27 @@ def apply_policies(conn: Conn, retention: RetentionSettings) -> None:
     _ensure_policy(conn, "policy_compression", "tsmon.samples", {"compress_after": after}, add)
 
 
+REFRESH_ATTEMPTS = 10
+
+
 def refresh(conn: Conn) -> None:
     """Materialise everything complete by now, finest first (each level is built from the one below).
 
     Up to now, not to infinity: buckets that have not ended stay real-time, like the policies leave them.
     """
     for res in RESOLUTIONS:
-        conn.execute(
-            sql.SQL("CALL refresh_continuous_aggregate({}, NULL, now())").format(
-                sql.Literal(f"tsmon.samples_{res.name}")
-            )
+        statement = sql.SQL("CALL refresh_continuous_aggregate({}, NULL, now())").format(
+            sql.Literal(f"tsmon.samples_{res.name}")
         )
+        for attempt in range(REFRESH_ATTEMPTS):
+            try:
+                conn.execute(statement)
+                break
+            except psycopg.errors.LockNotAvailable:
+                # The refresh policy is running on the same range: wait for it rather than fail.
+                if attempt == REFRESH_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
 
 
 def drop(conn: Conn) -> None:
