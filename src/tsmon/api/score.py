@@ -67,30 +67,39 @@ def _load(request: Request, body: ScoreRequest) -> tuple[dict[str, Any], BaseDet
     return meta, model
 
 
+def _times(points: list[tuple[float | str, float]]) -> np.ndarray:
+    """Epoch seconds of each point: ISO strings, or numbers in s, ms, µs or ns (by magnitude)."""
+    if any(isinstance(t, str) for t, _ in points):
+        return np.array([_seconds(t) for t, _ in points], dtype=np.float64)
+    raw = np.array([t for t, _ in points], dtype=np.float64)
+    magnitude = np.abs(raw)
+    # The rule of guess_epoch_to_us, vectorised: seconds below 5e9, then ms, µs, ns.
+    scale = np.select([magnitude < 5e9, magnitude < 5e12, magnitude < 5e15], [1.0, 1e-3, 1e-6], 1e-9)
+    return np.asarray(raw * scale, dtype=np.float64)
+
+
 def _score(meta: dict[str, Any], model: BaseDetector, body: ScoreRequest) -> dict[str, Any]:
-    times = np.array([_seconds(t) for t, _ in body.points])
+    times = _times(body.points)
     values = np.array([v for _, v in body.points], dtype=np.float64)
     if np.any(np.diff(times) < 0) or not np.all(np.isfinite(values)):
         raise HTTPException(400, "points must be in time order, with finite values")
     if model.threshold != meta["threshold"]:  # set_params is slow; the threshold changes rarely
         model.set_params(threshold=meta["threshold"])
-    scores = model.score_samples(values, timestamps=times)
-    expected, lower, upper = model.predict_bands(values, timestamps=times)
-    flags = scores >= meta["threshold"]
+    scores, expected, lower, upper = model.score_and_bands(values, timestamps=times)
+    flags = (scores >= meta["threshold"]).tolist()
     return {
         **meta,
         "scores": [
-            {
-                "time": float(t),
-                "value": float(v),
-                "score": float(s),
-                "expected": float(e),
-                "lower": float(lo),
-                "upper": float(hi),
-                "is_anomaly": bool(a),
-            }
-            for t, v, s, e, lo, hi, a in zip(
-                times, values, scores, expected, lower, upper, flags, strict=True
+            {"time": t, "value": v, "score": sc, "expected": e, "lower": lo, "upper": hi, "is_anomaly": a}
+            for t, v, sc, e, lo, hi, a in zip(
+                times.tolist(),
+                values.tolist(),
+                scores.tolist(),
+                expected.tolist(),
+                lower.tolist(),
+                upper.tolist(),
+                flags,
+                strict=True,
             )
         ],
     }
