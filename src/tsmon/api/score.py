@@ -105,6 +105,11 @@ def _score(meta: dict[str, Any], model: BaseDetector, body: ScoreRequest) -> dic
     }
 
 
+def _load_and_score(request: Request, body: ScoreRequest) -> dict[str, Any]:
+    meta, model = _load(request, body)
+    return _score(meta, model, body)
+
+
 @router.post("/api/v1/score")
 async def score(request: Request, body: ScoreRequest) -> Response:
     """Score recent points of one series with its active model (nothing is stored)."""
@@ -112,8 +117,7 @@ async def score(request: Request, body: ScoreRequest) -> Response:
         raise HTTPException(400, "name the series: series_id, or metric (+ labels)")
     if not 0 < len(body.points) <= MAX_POINTS:
         raise HTTPException(400, f"send 1 to {MAX_POINTS} points")
-    meta, model = await anyio.to_thread.run_sync(_load, request, body)
-    result = await anyio.to_thread.run_sync(_score, meta, model, body)
+    result = await anyio.to_thread.run_sync(_load_and_score, request, body)  # one thread hop
     # Plain floats, bools and strings: json.dumps directly, without FastAPI's per-value encoder walk
     # (several milliseconds for a thousand points).
     return Response(json.dumps(result), media_type="application/json")
