@@ -21,7 +21,7 @@ from tsmon.grafana.build import dashboard_json
 from tsmon.grafana.catalog import GrafanaQuery, alert_queries, dashboard_queries, shape_problems
 from tsmon.grafana.macros import QueryContext, expand, panel_interval
 from tsmon.scrape.host import collect_host_samples
-from tsmon.worker import WorkerMetrics
+from tsmon.worker import WorkerMetrics, own_samples
 from windows import build, drop_database, materialise, scratch_database  # benchmarks/ is on sys.path
 
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -44,12 +44,7 @@ def dashboard_series(conn: Conn) -> int:
     m.ingest.rejected.labels("remote_write", "too_old").inc()
     m.windows_scored.labels("bench").inc()
     m.detection_lag.labels("bench").set(1)
-    own = [
-        (s.name, {"job": "tsmon-worker", "instance": INSTANCE, **s.labels})
-        for f in m.registry.collect()
-        for s in f.samples
-        if not s.name.endswith("_created")
-    ]
+    own = [(name, labels) for name, labels, _ in own_samples(m, INSTANCE)]
     host = [(name, labels) for name, labels, _ in collect_host_samples(INSTANCE)]
     rows = [(name, json.dumps(labels, sort_keys=True)) for name, labels in own + host]
     with conn.cursor() as cur:

@@ -118,16 +118,20 @@ def collect_host_metrics(ctx: WorkerContext) -> None:
         ctx.write(collect_host_samples(ctx.instance), datetime.now(UTC), "host")
 
 
-def record_own_metrics(ctx: WorkerContext) -> None:
-    """Store the worker's own counters (job runs, failures, misses, durations) like any other metric."""
-    base = {"job": "tsmon-worker", "instance": ctx.instance}
-    samples = [
+def own_samples(metrics: WorkerMetrics, instance: str) -> list[tuple[str, dict[str, str], float]]:
+    """The worker's own metrics as (name, labels, value), labelled as record_own_metrics stores them."""
+    base = {"job": "tsmon-worker", "instance": instance}
+    return [
         (s.name, {**base, **s.labels}, s.value)
-        for family in ctx.metrics.registry.collect()
+        for family in metrics.registry.collect()
         for s in family.samples
         if not s.name.endswith("_created")
     ]
-    ctx.write(samples, datetime.now(UTC), "self")
+
+
+def record_own_metrics(ctx: WorkerContext) -> None:
+    """Store the worker's own counters (job runs, failures, misses, durations) like any other metric."""
+    ctx.write(own_samples(ctx.metrics, ctx.instance), datetime.now(UTC), "self")
 
 
 def scrape_targets(ctx: WorkerContext, job: ScrapeJob) -> None:

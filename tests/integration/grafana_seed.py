@@ -22,7 +22,7 @@ from tsmon.scrape.host import collect_host_samples
 from tsmon.settings import Settings
 from tsmon.windows.engine import refresh_windows
 from tsmon.windows.retention import RetentionSettings
-from tsmon.worker import WorkerMetrics
+from tsmon.worker import WorkerMetrics, own_samples
 
 Conn = psycopg.Connection[tuple[object, ...]]
 Sample = tuple[str, dict[str, str], float]
@@ -60,13 +60,7 @@ def worker_samples() -> list[Sample]:
     m.windows_scored.labels("load-critical").inc()
     m.detection_lag.labels("load-critical").set(60)
     m.windows_lag.set(60)
-    base = {"job": "tsmon-worker", "instance": "web1"}
-    return [
-        (s.name, {**base, **s.labels}, s.value)
-        for family in m.registry.collect()
-        for s in family.samples
-        if not s.name.endswith("_created")
-    ]
+    return own_samples(m, "web1")
 
 
 def api_samples() -> list[Sample]:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from tsmon.api.auth import require_token
 from tsmon.detection import BaseDetector, from_state
 from tsmon.errors import DatabaseUnavailableError
-from tsmon.ingest.batch import datetime_to_us, guess_epoch_to_us
+from tsmon.ingest.batch import EPOCH_UNIT_LIMITS, datetime_to_us, guess_epoch_to_us
 from tsmon.ingest.service import TRANSIENT_ERRORS
 
 router = APIRouter(dependencies=[Depends(require_token)])
@@ -73,8 +73,8 @@ def _times(points: list[tuple[float | str, float]]) -> np.ndarray:
         return np.array([_seconds(t) for t, _ in points], dtype=np.float64)
     raw = np.array([t for t, _ in points], dtype=np.float64)
     magnitude = np.abs(raw)
-    # The rule of guess_epoch_to_us, vectorised: seconds below 5e9, then ms, µs, ns.
-    scale = np.select([magnitude < 5e9, magnitude < 5e12, magnitude < 5e15], [1.0, 1e-3, 1e-6], 1e-9)
+    # guess_epoch_to_us's rule, vectorised.
+    scale = np.select([magnitude < limit for limit in EPOCH_UNIT_LIMITS], [1.0, 1e-3, 1e-6], 1e-9)
     return np.asarray(raw * scale, dtype=np.float64)
 
 

@@ -26,14 +26,19 @@ def us_to_datetime(us: int) -> datetime:
     return datetime.fromtimestamp(us // 1_000_000, tz=UTC).replace(microsecond=us % 1_000_000)
 
 
+# InfluxDB 3's precision=auto rule: an epoch number below these magnitudes is in s, ms, µs; else ns.
+EPOCH_UNIT_LIMITS = (5e9, 5e12, 5e15)
+
+
 def guess_epoch_to_us(number: float) -> int:
-    """Epoch number of unknown unit to microseconds (InfluxDB 3's precision=auto rule)."""
+    """Epoch number of unknown unit to microseconds (EPOCH_UNIT_LIMITS)."""
     magnitude = abs(number)
-    if magnitude < 5e9:
+    seconds, millis, micros = EPOCH_UNIT_LIMITS
+    if magnitude < seconds:
         return round(number * 1_000_000)
-    if magnitude < 5e12:
+    if magnitude < millis:
         return round(number * 1_000)
-    if magnitude < 5e15:
+    if magnitude < micros:
         return round(number)
     return round(number / 1_000)
 
