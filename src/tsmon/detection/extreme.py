@@ -11,8 +11,7 @@ from tsmon.detection._util import FloatArray
 from tsmon.detection.base import Bands
 from tsmon.detection.calibration import score_of
 from tsmon.detection.robust import GaussianDetector, _check_window
-from tsmon.detection.seasonal import SeasonalBaseline
-from tsmon.detection.seasonality import resolve_period
+from tsmon.detection.seasonal import cycle_at, fit_cycle
 
 
 def recent_max(surprise: FloatArray, window: int, hold: int = 0) -> FloatArray:
@@ -81,11 +80,7 @@ class ExtremeDetector(GaussianDetector):
         self.window_ = _check_window(self.window, 1)
         if not 0.0 <= self.damping <= 1.0:
             raise ValueError(f"damping must be in [0, 1], got {self.damping!r}")
-        self.period_ = resolve_period(self.period, values, self.spacing_ if self.time_based_ else None)
-        self.baseline_: SeasonalBaseline | None = None
-        if self.period_:
-            self.baseline_ = SeasonalBaseline(period=self.period_, trend=False)
-            self.baseline_._fit_validated(values, t if self.time_based_ else None)
+        self.period_, self.baseline_ = fit_cycle(self, self.period, values, t)
         flat = values - self._seasonal(t)
         super()._fit(flat, t)
         z = np.abs(flat - self.center_) / self.scale_
@@ -95,9 +90,7 @@ class ExtremeDetector(GaussianDetector):
         return self._score(values, t)
 
     def _seasonal(self, t: FloatArray) -> FloatArray:
-        if self.baseline_ is None:
-            return np.zeros(t.size)
-        return self.baseline_._interpolate(self.baseline_.profile_, t)
+        return cycle_at(self.baseline_, t)
 
     def _residuals(self, values: FloatArray, t: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         seasonal = self._seasonal(t)

@@ -9,8 +9,7 @@ import numpy as np
 from tsmon.detection._util import FloatArray, noise_scale, trailing, with_history
 from tsmon.detection.base import ResidualDetector
 from tsmon.detection.robust import _check_window
-from tsmon.detection.seasonal import SeasonalBaseline
-from tsmon.detection.seasonality import resolve_period
+from tsmon.detection.seasonal import cycle_at, fit_cycle
 
 
 def _median(windows: FloatArray) -> FloatArray:
@@ -49,17 +48,11 @@ class LevelShiftDetector(ResidualDetector):
         self.threshold = threshold
 
     def _seasonal(self, t: FloatArray) -> FloatArray:
-        if self.baseline_ is None:
-            return np.zeros(t.size)
-        return self.baseline_._interpolate(self.baseline_.profile_, t)
+        return cycle_at(self.baseline_, t)
 
     def _fit_residuals(self, values: FloatArray, t: FloatArray) -> FloatArray:
         self.window_ = _check_window(self.window, 2)
-        self.period_ = resolve_period(self.period, values, self.spacing_ if self.time_based_ else None)
-        self.baseline_: SeasonalBaseline | None = None
-        if self.period_:
-            self.baseline_ = SeasonalBaseline(period=self.period_, trend=False)
-            self.baseline_._fit_validated(values, t if self.time_based_ else None)
+        self.period_, self.baseline_ = fit_cycle(self, self.period, values, t)
         flat = values - self._seasonal(t)
         self.se_ = noise_scale(flat) * math.sqrt(math.pi / 2) * math.sqrt(2.0 / self.window_)
         self.history_ = np.empty(0)

@@ -128,3 +128,21 @@ class SeasonalBaseline(ResidualDetector):
     def _residuals(self, values: FloatArray, t: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         center = self._trend_at(t) + self._interpolate(self.profile_, t)
         return values, center, self._interpolate(self.scale_, t)
+
+
+def fit_cycle(
+    detector: ResidualDetector, period: int | None, values: FloatArray, t: FloatArray
+) -> tuple[int, SeasonalBaseline | None]:
+    """The period (``resolve_period``'s rules) of a detector being fitted, and a trend-free seasonal
+    profile of it (None without one): what detectors that work on the de-seasonalised series use."""
+    found = resolve_period(period, values, detector.spacing_ if detector.time_based_ else None)
+    if not found:
+        return 0, None
+    baseline = SeasonalBaseline(period=found, trend=False)
+    baseline._fit_validated(values, t if detector.time_based_ else None)
+    return found, baseline
+
+
+def cycle_at(baseline: SeasonalBaseline | None, t: FloatArray) -> FloatArray:
+    """The seasonal profile's value at times ``t`` (zero without a profile)."""
+    return np.zeros(t.size) if baseline is None else baseline._interpolate(baseline.profile_, t)
