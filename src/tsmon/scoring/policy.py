@@ -1,6 +1,6 @@
 """The worker's model decisions, pure: when to (re)train, on which rows, with how much scoring context.
 
-The scoring job (`job._models`, `models.training_data`, `scores.write_scores`) and the NAB replay
+The scoring job (`job._models`, `models.train_many`, `scores.write_scores`) and the NAB replay
 (`tsmon.evaluation.replay`) both follow these rules, so an offline evaluation measures what the
 worker does.
 """
@@ -46,7 +46,7 @@ def training_rows(
 
     An event covers ``[started_at, ended_at]`` (to infinity while open); ``keep_open`` keeps rows
     of open events: after drift the ongoing condition is the new normal.  This is the row set
-    `models.training_data` selects in SQL.
+    `models.train_many` selects in SQL.
     """
     mask = (times >= end - window) & (times < end)
     kept = [(s, np.inf if e is None else e) for s, e, is_open in events if not (is_open and keep_open)]
