@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +44,9 @@ class BaseDetector(BaseEstimator):  # type: ignore[misc]
     """
 
     threshold: float
+    # Earlier points a new point's score may depend on: the worker passes that many before new windows.
+    # Point detectors (a score from the point alone) declare 0.
+    scoring_context: ClassVar[int] = 60
 
     def __init__(self, *, threshold: float = 0.99) -> None:
         self.threshold = threshold

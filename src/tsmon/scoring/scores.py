@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 import numpy as np
 import psycopg
 
+from tsmon.detection import BaseDetector
 from tsmon.scoring._fetch import fetch_windows
 from tsmon.scoring.configs import DetectionConfig
 from tsmon.scoring.models import Model
 
 Conn = psycopg.Connection[tuple[object, ...]]
-CONTEXT_POINTS = 60  # earlier windows given to detectors that look back; their scores are not written
+CONTEXT_POINTS = BaseDetector.scoring_context  # what detectors that look back get; scores not written
 _COPY = (
     "COPY tsmon.anomaly_scores (time, series_id, config_id, detector, model_version, score, expected, lower, "
     "upper, is_anomaly) FROM STDIN"
@@ -21,11 +22,9 @@ _COPY = (
 Flags = list[tuple[datetime, float, bool]]
 
 
-def scoring_context(detector: object) -> int:
-    """Earlier windows a detector's scores depend on: its class's ``scoring_context`` if it declares
-    one (0 for point detectors such as MAD), else CONTEXT_POINTS."""
-    declared = getattr(type(detector), "scoring_context", None)
-    return CONTEXT_POINTS if declared is None else int(declared)
+def scoring_context(detector: BaseDetector) -> int:
+    """Earlier windows a detector's scores depend on (its ``scoring_context``)."""
+    return detector.scoring_context
 
 
 def write_scores(
