@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 import anyio
 import numpy as np
+import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from tsmon.api.auth import require_token
 from tsmon.detection import BaseDetector, from_state
@@ -110,14 +111,29 @@ def _load_and_score(request: Request, body: ScoreRequest) -> dict[str, Any]:
     return _score(meta, model, body)
 
 
-@router.post("/api/v1/score")
-async def score(request: Request, body: ScoreRequest) -> Response:
+def _parse(raw: bytes) -> ScoreRequest:
+    try:
+        return ScoreRequest.model_validate_json(raw)
+    except ValidationError as exc:  # the 422 FastAPI gives for a declared body
+        raise RequestValidationError(exc.errors(include_url=False), body=raw) from exc
+
+
+# The body is parsed by pydantic straight from bytes (a quarter of json.loads + validation for a
+# thousand points) and the answer written by orjson (a tenth of json.dumps): together most of the
+# route's time.  The schema is still published for the docs.
+_BODY_SCHEMA = {
+    "content": {"application/json": {"schema": ScoreRequest.model_json_schema()}},
+    "required": True,
+}
+
+
+@router.post("/api/v1/score", openapi_extra={"requestBody": _BODY_SCHEMA})
+async def score(request: Request) -> Response:
     """Score recent points of one series with its active model (nothing is stored)."""
+    body = _parse(await request.body())
     if body.series_id is None and not body.metric:
         raise HTTPException(400, "name the series: series_id, or metric (+ labels)")
     if not 0 < len(body.points) <= MAX_POINTS:
         raise HTTPException(400, f"send 1 to {MAX_POINTS} points")
     result = await anyio.to_thread.run_sync(_load_and_score, request, body)  # one thread hop
-    # Plain floats, bools and strings: json.dumps directly, without FastAPI's per-value encoder walk
-    # (several milliseconds for a thousand points).
-    return Response(json.dumps(result), media_type="application/json")
+    return Response(orjson.dumps(result), media_type="application/json")
