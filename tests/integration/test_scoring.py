@@ -302,6 +302,24 @@ def test_feedback_changes_the_next_training(conn: Conn) -> None:
     assert newest in ([], [(2,)])  # windows scored after retraining name the new version
 
 
+def test_unjudged_events_stay_in_the_next_training(conn: Conn) -> None:
+    run_all(conn, "w1", NOW)  # web1's spike opens an event nobody judges
+    assert conn.execute("SELECT count(*) FROM tsmon.anomalies").fetchone() not in (None, (0,))
+    conn.execute("UPDATE tsmon.detection_configs SET retrain_every = interval '1 minute'")
+    conn.execute("UPDATE tsmon.detection_shards SET scored_at = NULL")
+    run_all(conn, "w1", NOW + timedelta(minutes=2))
+    points, end = conn.execute(
+        "SELECT train_points, train_end FROM tsmon.models m JOIN tsmon.series s ON s.id = m.series_id "
+        "WHERE s.labels->>'host' = 'web1' AND version = 2"
+    ).fetchone() or (None, None)
+    every = conn.execute(
+        "SELECT count(*) FROM tsmon.metric_1m WHERE labels->>'host' = 'web1' "
+        "AND bucket >= %s - interval '1 day' AND bucket < %s",
+        (end, end),
+    ).fetchone()
+    assert every is not None and points == every[0]  # the spike's windows included
+
+
 KILLED_WORKER = """
 import sys, time
 from datetime import datetime, timedelta

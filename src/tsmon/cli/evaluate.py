@@ -15,8 +15,7 @@ from tsmon.evaluation.nab_corpus import NabCorpusError, load_corpus
 from tsmon.evaluation.nab_run import FileRun, summary, timed_run, write_results
 from tsmon.evaluation.nab_scorer import PROFILES
 from tsmon.evaluation.replay import DetectorSpec
-
-DEFAULT_DETECTOR = "ensemble"
+from tsmon.scoring.configs import DEFAULT_DETECTOR
 
 
 def parse_detector(value: str) -> DetectorSpec:

@@ -7,6 +7,7 @@ from tsmon.detection.ewma import EWMADetector
 from tsmon.detection.extreme import ExtremeDetector
 from tsmon.detection.forest import IsolationForestDetector, LOFDetector
 from tsmon.detection.level_shift import LevelShiftDetector
+from tsmon.detection.onset import OnsetDetector
 from tsmon.detection.robust import GaussianDetector, MADDetector, RollingQuantileDetector
 from tsmon.detection.seasonal import SeasonalBaseline
 from tsmon.detection.seasonality import detect_period
@@ -24,6 +25,7 @@ __all__ = [
     "LOFDetector",
     "LevelShiftDetector",
     "MADDetector",
+    "OnsetDetector",
     "ResidualDetector",
     "RollingQuantileDetector",
     "SeasonalBaseline",

@@ -23,6 +23,11 @@ def recent_max(surprise: FloatArray, window: int, hold: int = 0) -> FloatArray:
     return np.asarray(sliding_window_view(padded, span).max(axis=1), dtype=np.float64)
 
 
+def onsets(raw: FloatArray, window: int, hold: int, damping: float) -> FloatArray:
+    """``raw`` where it beats ``recent_max`` of the rows before, ``damping`` of it elsewhere."""
+    return np.where(raw > recent_max(raw, window, hold), raw, damping * raw)
+
+
 class ExtremeDetector(GaussianDetector):
     """Gaussian z-score against the training window, kept only where it beats the recent rows.
 
@@ -77,6 +82,10 @@ class ExtremeDetector(GaussianDetector):
         self.threshold = threshold
 
     def _fit(self, values: FloatArray, t: FloatArray) -> FloatArray:
+        self._fit_extreme(values, t)
+        return self._score(values, t)
+
+    def _fit_extreme(self, values: FloatArray, t: FloatArray) -> None:
         self.window_ = _check_window(self.window, 1)
         if not 0.0 <= self.damping <= 1.0:
             raise ValueError(f"damping must be in [0, 1], got {self.damping!r}")
@@ -87,7 +96,6 @@ class ExtremeDetector(GaussianDetector):
         self.stretch_ = 1.0
         if self.reach is not None and z.size:
             self.stretch_ = max(1.0, float(np.max(z)) / self.reach)
-        return self._score(values, t)
 
     def _seasonal(self, t: FloatArray) -> FloatArray:
         return cycle_at(self.baseline_, t)
@@ -102,10 +110,13 @@ class ExtremeDetector(GaussianDetector):
         half = self.calibrator_.halfwidth(level) * scale * self.stretch_
         return center, center - half, center + half
 
-    def _surprise(self, values: FloatArray, t: FloatArray) -> FloatArray:
+    def _raw_surprise(self, values: FloatArray, t: FloatArray) -> FloatArray:
+        """Each row's surprise before repeats are damped."""
         _, center, scale = self._residuals(values, t)
-        raw = self.calibrator_.surprise((values - center) / (scale * self.stretch_))
-        return np.where(raw > recent_max(raw, self.window_, self.hold), raw, self.damping * raw)
+        return self.calibrator_.surprise((values - center) / (scale * self.stretch_))
+
+    def _surprise(self, values: FloatArray, t: FloatArray) -> FloatArray:
+        return onsets(self._raw_surprise(values, t), self.window_, self.hold, self.damping)
 
     def _score(self, values: FloatArray, t: FloatArray) -> FloatArray:
         return score_of(self._surprise(values, t))

@@ -15,6 +15,7 @@ from tsmon.detection.ewma import EWMADetector
 from tsmon.detection.extreme import ExtremeDetector
 from tsmon.detection.forest import IsolationForestDetector, LOFDetector
 from tsmon.detection.level_shift import LevelShiftDetector
+from tsmon.detection.onset import OnsetDetector
 from tsmon.detection.robust import GaussianDetector, MADDetector, RollingQuantileDetector
 from tsmon.detection.seasonal import SeasonalBaseline
 
@@ -32,6 +33,7 @@ DETECTORS: dict[str, type[BaseDetector]] = {
     "ensemble": EnsembleDetector,
     "gaussian": GaussianDetector,
     "extreme": ExtremeDetector,
+    "onset": OnsetDetector,
 }
 _NAMES = {cls: name for name, cls in DETECTORS.items()}
 _CALIBRATORS: dict[str, type[TailCalibrator] | type[UpperTailCalibrator]] = {

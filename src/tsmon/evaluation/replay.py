@@ -2,10 +2,10 @@
 
 Each row is one window of the scoring job, scored when it arrives: the model is (re)trained first
 when `policy.retrain_reason` or a due drift test says so, on the training window before the row
-minus anomaly event periods (`policy.training_rows`), and the row is scored by ``score_samples``
-on itself and the earlier windows `scores.scoring_context` asks for, as `scores.write_scores`
-does.  Events are folded by the job's own `events.advance`.  A row's score depends only on the
-rows up to it.
+minus the periods of events judged false alarms (`policy.training_rows`; none in a replay, where
+nobody judges), and the row is scored by ``score_samples`` on itself and the earlier windows
+`scores.scoring_context` asks for, as `scores.write_scores` does.  Events are folded by the job's
+own `events.advance`.  A row's score depends only on the rows up to it.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from tsmon.scoring.job import DRIFT_EVERY, DRIFT_RECENT
 from tsmon.scoring.models import MIN_TRAINING_POINTS
 from tsmon.scoring.scores import scoring_context
 
-# The default configs (scoring/default_configs.yaml) open an event after 2 minutes of 1m windows.
-DEFAULT_MIN_WINDOWS = 2
+# The default configs (scoring/default_configs.yaml) open an `onset` event on one window.
+DEFAULT_MIN_WINDOWS = 1
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def replay(
     A NAB row is a window: the step is the series' median spacing, and its drift cadence that of
     1h windows when rows are an hour or more apart, else that of 1m windows.  Without ``config``
     the defaults of a detection config apply (7d training window, daily retraining, sensitivity
-    0.99) with ``min_duration`` two windows, as in the default configs.
+    0.99) with ``min_duration`` one window, as in the default configs.
     """
     step_s = spacing(times)
     resolution = "1h" if step_s >= 3600 else "1m"
@@ -98,7 +98,8 @@ def replay(
             drift = measure(distribution, values[lo:i])
             reason = "drift" if drift is not None and drift.drifted else ""
         if reason:
-            now = [(s.timestamp(), None, True) for s in (e.started_at for e in open_events.values())]
+            # Replayed events carry no feedback: none is excluded, as in the worker until someone judges one.
+            now = [(e.started_at.timestamp(), None, True, None) for e in open_events.values()]
             rows = policy.training_rows(
                 times[:i], times[i], window, [*periods, *now], keep_open=reason == "drift"
             )
@@ -128,5 +129,5 @@ def replay(
             version=version,
         ):
             if e.closed:
-                periods.append((e.started_at.timestamp(), (e.last_at + step).timestamp(), False))
+                periods.append((e.started_at.timestamp(), (e.last_at + step).timestamp(), False, None))
     return result

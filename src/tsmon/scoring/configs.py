@@ -21,6 +21,8 @@ Conn = psycopg.Connection[tuple[object, ...]]
 MATCH_OPS = {"=": "=", "!=": "<>", "=~": "~", "!~": "!~"}
 STEP = {"1m": timedelta(minutes=1), "1h": timedelta(hours=1)}
 MAX_THRESHOLD = 0.9999
+# The detector a config gets when it names none (also the column default, migrations/0006).
+DEFAULT_DETECTOR = "onset"
 
 
 class DetectionConfigError(TsmonError):
@@ -34,7 +36,7 @@ class DetectionConfig:
     metric: str
     matchers: list[dict[str, str]] = field(default_factory=list)
     resolution: str = "1m"
-    detector: str = "ensemble"
+    detector: str = DEFAULT_DETECTOR
     params: dict[str, Any] = field(default_factory=dict)
     training_window: timedelta = timedelta(days=7)
     retrain_every: timedelta = timedelta(days=1)
@@ -89,7 +91,7 @@ def validate(raw: dict[str, Any], where: str) -> dict[str, Any]:
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise DetectionConfigError(f"{where}: {key} is required")
     out = dict(raw)
-    if out.get("detector", "ensemble") not in DETECTORS:
+    if out.get("detector", DEFAULT_DETECTOR) not in DETECTORS:
         raise DetectionConfigError(f"{where}: detector must be one of {sorted(DETECTORS)}")
     if out.get("resolution", "1m") not in STEP:
         raise DetectionConfigError(f"{where}: resolution must be 1m or 1h")

@@ -16,6 +16,7 @@ from tsmon.detection import BaseDetector, from_state, make_detector, to_state
 from tsmon.scoring._fetch import fetch_windows
 from tsmon.scoring.configs import DetectionConfig
 from tsmon.scoring.drift import summarize
+from tsmon.scoring.policy import EXCLUDED_FEEDBACK
 
 Conn = psycopg.Connection[tuple[object, ...]]
 MIN_TRAINING_POINTS = 30
@@ -72,14 +73,15 @@ def active_models(conn: Conn, config: DetectionConfig, series_ids: list[int]) ->
     return models
 
 
-# The rows a model trains on: the training window without the periods of anomaly events. Incidents
-# stay out of the baseline whatever their feedback: a model that learns an outage as normal stops
-# seeing the next one. Series retrained for drift keep the periods of events still open: the
-# ongoing condition is the new normal the model must learn.
+# The rows a model trains on: the training window without the periods of anomaly events judged
+# false alarms or ignored (policy.EXCLUDED_FEEDBACK). Confirmed and unjudged events stay in: a
+# model that never sees a series' bursts calls the next ordinary one extremely rare. Series
+# retrained for drift keep the periods of events still open: the ongoing condition is the new
+# normal the model must learn.
 _OUTSIDE_EVENTS = sql.SQL(
     "NOT EXISTS (SELECT 1 FROM tsmon.anomalies a WHERE a.config_id = %(config)s "
     "AND a.series_id = w.series_id AND w.bucket >= a.started_at "
-    "AND w.bucket <= coalesce(a.ended_at, 'infinity') "
+    "AND w.bucket <= coalesce(a.ended_at, 'infinity') AND a.feedback = ANY(%(excluded)s) "
     "AND (a.status = 'closed' OR NOT w.series_id = ANY(%(keep_open)s)))"
 )
 _INSERT = (
@@ -109,7 +111,11 @@ def train_many(
         end - config.training_window,
         end,
         condition=_OUTSIDE_EVENTS,
-        params={"config": config.id, "keep_open": [s for s, r in reasons.items() if r == "drift"]},
+        params={
+            "config": config.id,
+            "keep_open": [s for s, r in reasons.items() if r == "drift"],
+            "excluded": list(EXCLUDED_FEEDBACK),
+        },
     )
     params = {**config.params, "threshold": config.threshold}
     fitted: dict[int, tuple[BaseDetector, dict[str, object]]] = {}

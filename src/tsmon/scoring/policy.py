@@ -15,8 +15,12 @@ import numpy.typing as npt
 
 from tsmon.windows.definitions import floor_time
 
-# Periods of anomaly events: (started_at, ended_at or None while open, still open).
-EventPeriod = tuple[float, float | None, bool]
+# Periods of anomaly events: (started_at, ended_at or None while open, still open, feedback or None).
+EventPeriod = tuple[float, float | None, bool, str | None]
+# Events judged false alarms or ignored stay out of training; confirmed and unjudged ones stay in:
+# a model trained without the bursts a series has had calls the next ordinary burst extremely rare
+# (measured on NAB: docs/detection.md).
+EXCLUDED_FEEDBACK = ("false_positive", "ignored")
 
 
 def retrain_reason(train_end: datetime | None, start: datetime, retrain_every: timedelta) -> str:
@@ -42,14 +46,18 @@ def training_rows(
     *,
     keep_open: bool,
 ) -> npt.NDArray[np.bool_]:
-    """Rows (epoch seconds ``times``) of the training window ``[end - window, end)`` outside events.
+    """Rows (epoch seconds ``times``) of the training window ``[end - window, end)`` outside excluded events.
 
-    An event covers ``[started_at, ended_at]`` (to infinity while open); ``keep_open`` keeps rows
-    of open events: after drift the ongoing condition is the new normal.  This is the row set
-    `models.train_many` selects in SQL.
+    An event covers ``[started_at, ended_at]`` (to infinity while open) and is excluded when its
+    feedback is in ``EXCLUDED_FEEDBACK``; ``keep_open`` keeps rows of open events: after drift the
+    ongoing condition is the new normal.  This is the row set `models.train_many` selects in SQL.
     """
     mask = (times >= end - window) & (times < end)
-    kept = [(s, np.inf if e is None else e) for s, e, is_open in events if not (is_open and keep_open)]
+    kept = [
+        (s, np.inf if e is None else e)
+        for s, e, is_open, feedback in events
+        if feedback in EXCLUDED_FEEDBACK and not (is_open and keep_open)
+    ]
     if kept:
         starts, ends = (np.array(v, dtype=np.float64) for v in zip(*sorted(kept), strict=True))
         # Periods are sorted by start; a row is inside one when some period starting at or before it

@@ -44,11 +44,15 @@ def test_policy_decisions() -> None:
     assert drift_check_due(t0 + timedelta(minutes=59), t0 + timedelta(minutes=60), timedelta(hours=1))
     assert not drift_check_due(t0, t0 + timedelta(minutes=5), timedelta(hours=1))
     t = np.arange(20.0)
-    events = [(7.0, 9.0, False), (12.0, None, True)]
+    events = [(7.0, 9.0, False, "false_positive"), (12.0, None, True, "ignored")]
     kept = training_rows(t, 15.0, 10.0, events, keep_open=False)
     assert np.flatnonzero(kept).tolist() == [5, 6, 10, 11]
     kept_open = training_rows(t, 15.0, 10.0, events, keep_open=True)
     assert np.flatnonzero(kept_open).tolist() == [5, 6, 10, 11, 12, 13, 14]
+    # Confirmed and unjudged events are the series' own history: they stay in training.
+    judged = [(7.0, 9.0, False, "true_positive"), (12.0, None, True, None)]
+    kept_judged = training_rows(t, 15.0, 10.0, judged, keep_open=False)
+    assert np.flatnonzero(kept_judged).tolist() == list(range(5, 15))
 
 
 def test_backwards_timestamps_are_held() -> None:
