@@ -1,4 +1,4 @@
-"""Onsets of spikes and of level shifts, one alarm per episode: `extreme` plus a test on medians."""
+"""Onsets of spikes and of level shifts, one alarm per episode each: `extreme` plus a test on medians."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def gaussian_surprise(u: FloatArray) -> FloatArray:
 
 
 class OnsetDetector(ExtremeDetector):
-    """`extreme`'s point surprise and a level-shift surprise, the larger of the two kept at onsets.
+    """`extreme`'s point surprise and a level-shift surprise, each kept only at its own onsets.
 
     The point statistic is `extreme`'s: the residual from the seasonal profile as a z-score
     against the training window, the scale stretched to the bursts already seen (``reach``).  The
@@ -43,9 +43,11 @@ class OnsetDetector(ExtremeDetector):
     ``shift`` before them, in units of its own training standard deviation, its scale stretched
     the same way (``shift_reach``): a step that stays inside the usual range of single points,
     which `extreme` misses, still moves the medians beyond what they did in training, while a
-    lone spike barely moves a median.  Each row's surprise is the larger of the two (``-log10`` of
-    a two-sided Gaussian tail) and is kept only when it beats every row of the ``window`` before
-    it, so a burst, a shift or an outage raises one alarm, as early as either statistic sees it.
+    lone spike barely moves a median.  Each statistic's surprise (``-log10`` of a two-sided
+    Gaussian tail) is kept only where it beats that statistic's surprise on every row of the
+    ``window`` before it, and a row scores the larger of the two: a burst, a step or an outage
+    raises one alarm per statistic that sees it, and a step right after a spike still raises its
+    own.
 
     Good at: spikes, bursts and level shifts, including shifts inside the usual range, with one
     alarm per episode and one threshold for very different series: the default detector and the
@@ -113,4 +115,7 @@ class OnsetDetector(ExtremeDetector):
         z = self._z(values, t)
         point = self.calibrator_.surprise(z / self.stretch_)
         shift = gaussian_surprise(median_shift(z, self.shift_) / (self.shift_scale_ * self.shift_stretch_))
-        return onsets(np.maximum(point, shift), self.window_, self.hold, self.damping)
+        return np.maximum(
+            onsets(point, self.window_, self.hold, self.damping),
+            onsets(shift, self.window_, self.hold, self.damping),
+        )
