@@ -204,7 +204,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--series", type=int, nargs="+", default=[1_000, 10_000])
     ap.add_argument("--hours", type=float, default=26.0, help="history per series (1-day training + 1 h)")
-    ap.add_argument("--detector", default="mad")
+    ap.add_argument("--detector", default="onset", help="registry name (default: the product default)")
     ap.add_argument("--steady-minutes", type=int, default=3, help="steady-state passes (median reported)")
     ap.add_argument("--requests", type=int, default=200, help="POST /api/v1/score requests")
     ap.add_argument("--profile", action="store_true", help="print a profile of the steady-state passes")

@@ -83,7 +83,7 @@ def main() -> None:
     ap.add_argument("--series", type=int, default=50_000)
     ap.add_argument("--hours", type=float, default=2.5, help="history per series (the first run scores 1 h)")
     ap.add_argument("--minutes", type=int, default=5, help="live minutes measured (after one warm-up)")
-    ap.add_argument("--detector", default="ensemble")
+    ap.add_argument("--detector", default="onset", help="registry name (default: the product default)")
     args = ap.parse_args()
     registry._LOADED.clear()
     logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)  # as the worker: overlaps are normal
