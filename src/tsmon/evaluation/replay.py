@@ -64,7 +64,7 @@ def replay(
 
     A NAB row is a window: the step is the series' median spacing, and its drift cadence that of
     1h windows when rows are an hour or more apart, else that of 1m windows.  Without ``config``
-    the defaults of a detection config apply (7d training window, daily retraining, sensitivity
+    the defaults of a detection config apply (14d training window, daily retraining, sensitivity
     0.99) with ``min_duration`` one window, as in the default configs.
     """
     step_s = spacing(times)

@@ -38,7 +38,8 @@ class DetectionConfig:
     resolution: str = "1m"
     detector: str = DEFAULT_DETECTOR
     params: dict[str, Any] = field(default_factory=dict)
-    training_window: timedelta = timedelta(days=7)
+    # Two weeks: a weekly cycle seen twice (NAB: 1d 27, 3d 40, 7d 59, 14d 63 standard; docs/detection.md).
+    training_window: timedelta = timedelta(days=14)
     retrain_every: timedelta = timedelta(days=1)
     schedule: timedelta = timedelta(minutes=1)
     sensitivity: float = 0.99
