@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from typing import ClassVar
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy import special
 
 from tsmon.detection._util import FloatArray
+from tsmon.detection.calibration import TailCalibrator
 from tsmon.detection.extreme import ExtremeDetector, onsets
 from tsmon.detection.robust import _check_window
 
-_LN10 = math.log(10.0)
+# The shift statistic's law: a plain two-sided Gaussian, as `extreme`'s point statistic has.
+_GAUSSIAN = TailCalibrator()
 
 
 def median_shift(z: FloatArray, width: int) -> FloatArray:
@@ -27,11 +27,6 @@ def median_shift(z: FloatArray, width: int) -> FloatArray:
     medians = np.median(sliding_window_view(z, width), axis=1)
     out[2 * width - 1 :] = medians[width:] - medians[:-width]
     return out
-
-
-def gaussian_surprise(u: FloatArray) -> FloatArray:
-    """``-log10`` of the two-sided Gaussian tail probability of ``u``."""
-    return np.asarray(np.maximum(-(special.log_ndtr(-np.abs(u)) + math.log(2.0)) / _LN10, 0.0))
 
 
 class OnsetDetector(ExtremeDetector):
@@ -114,7 +109,7 @@ class OnsetDetector(ExtremeDetector):
     def _surprise(self, values: FloatArray, t: FloatArray) -> FloatArray:
         z = self._z(values, t)
         point = self.calibrator_.surprise(z / self.stretch_)
-        shift = gaussian_surprise(median_shift(z, self.shift_) / (self.shift_scale_ * self.shift_stretch_))
+        shift = _GAUSSIAN.surprise(median_shift(z, self.shift_) / (self.shift_scale_ * self.shift_stretch_))
         return np.maximum(
             onsets(point, self.window_, self.hold, self.damping),
             onsets(shift, self.window_, self.hold, self.damping),

@@ -4,7 +4,7 @@ Each row is one window of the scoring job, scored when it arrives: the model is 
 when `policy.retrain_reason` or a due drift test says so, on the training window before the row
 minus the periods of events judged false alarms (`policy.training_rows`; none in a replay, where
 nobody judges), and the row is scored by ``score_samples`` on itself and the earlier windows
-`scores.scoring_context` asks for, as `scores.write_scores` does.  Events are folded by the job's
+its ``scoring_context`` asks for, as `scores.write_scores` does.  Events are folded by the job's
 own `events.advance`.  A row's score depends only on the rows up to it.
 """
 
@@ -25,7 +25,6 @@ from tsmon.scoring.configs import DetectionConfig
 from tsmon.scoring.drift import measure, summarize
 from tsmon.scoring.job import DRIFT_EVERY, DRIFT_RECENT
 from tsmon.scoring.models import MIN_TRAINING_POINTS
-from tsmon.scoring.scores import scoring_context
 
 # The default configs (scoring/default_configs.yaml) open an `onset` event on one window.
 DEFAULT_MIN_WINDOWS = 1
@@ -114,7 +113,7 @@ def replay(
         if detector is None:
             continue
         began = time.perf_counter()
-        context = scoring_context(detector) * step_s
+        context = detector.scoring_context * step_s
         lo = int(np.searchsorted(times, times[i] - context, side="left"))
         surprise = float(detector.surprise_samples(values[lo : i + 1], timestamps=times[lo : i + 1])[-1])
         result.score_seconds += time.perf_counter() - began

@@ -22,16 +22,11 @@ _COPY = (
 Flags = list[tuple[datetime, float, bool]]
 
 
-def scoring_context(detector: BaseDetector) -> int:
-    """Earlier windows a detector's scores depend on (its ``scoring_context``)."""
-    return detector.scoring_context
-
-
 def write_scores(
     conn: Conn, config: DetectionConfig, models: dict[int, Model], start: datetime, stop: datetime
 ) -> dict[int, tuple[int, Flags]]:
     """Score windows in [start, stop) of the series that have a model; per series (model version, flags)."""
-    context = max(scoring_context(m.detector) for m in models.values()) if models else 0
+    context = max(m.detector.scoring_context for m in models.values()) if models else 0
     windows = fetch_windows(conn, config.resolution, list(models), start - context * config.step, stop)
     out, result = io.StringIO(), {}
     threshold, first = config.threshold, start.timestamp()

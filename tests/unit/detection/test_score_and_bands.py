@@ -7,7 +7,7 @@ import pytest
 
 from tests.unit.detection.synthetic import TRAIN, inject, series
 from tsmon.detection import DETECTORS, make_detector
-from tsmon.scoring.scores import CONTEXT_POINTS, scoring_context
+from tsmon.scoring.scores import CONTEXT_POINTS
 
 
 @pytest.mark.parametrize("name", sorted(DETECTORS))
@@ -31,7 +31,7 @@ def test_declared_context_is_enough(name: str) -> None:
     t, values, signal = series(seed=5)
     values = inject("level_shift", values, signal)
     detector = make_detector(name).fit(values[:TRAIN], timestamps=t[:TRAIN])
-    context = scoring_context(detector)
+    context = detector.scoring_context
     assert 0 <= context <= CONTEXT_POINTS
     if context == CONTEXT_POINTS:
         pytest.skip("looks back: given the default context window, as the worker does")
