@@ -20,9 +20,9 @@ from psycopg import sql
 
 from ingest import scratch_database, start_server  # benchmarks/ is on sys.path when run as a script
 from tsmon.db.connect import database_url
-from tsmon.scoring import models as registry
 from tsmon.scoring.configs import apply_yaml, load_configs
 from tsmon.scoring.job import claim_shards, release, score_shard
+from tsmon.scoring.models import ModelCache
 from tsmon.settings import Settings
 from tsmon.windows.engine import current_engine, refresh_windows
 from tsmon.windows.retention import RetentionSettings
@@ -76,7 +76,7 @@ def build(conn: Conn, series: int, hours: float, end: datetime) -> int:
     return rows
 
 
-def score_pass(conn: Conn, now: datetime) -> dict[str, float]:
+def score_pass(conn: Conn, now: datetime, cache: ModelCache) -> dict[str, float]:
     """What worker.run_detection does, repeated until no shard is due: seconds, series, windows."""
     configs = {c.id: c for c in load_configs(conn)}
     t = time.perf_counter()
@@ -89,7 +89,7 @@ def score_pass(conn: Conn, now: datetime) -> dict[str, float]:
         for config_id, shard in claimed:
             seen.add((config_id, shard))
             try:
-                result = score_shard(conn, configs[config_id], shard, OWNER, now)
+                result = score_shard(conn, configs[config_id], shard, OWNER, now, cache=cache)
             finally:
                 release(conn, OWNER, config_id, shard)
             if result.scored:
@@ -104,7 +104,7 @@ def check_watermarks(conn: Conn, expected: datetime) -> None:
 
 
 def bench_series(url: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
-    registry._LOADED.clear()  # models cached per (config, series): ids repeat per database
+    cache = ModelCache()  # models cached per (config, series): ids repeat per database
     retention = RetentionSettings()
     end = datetime.now(UTC).replace(second=0, microsecond=0)
     out: dict[str, Any] = {"series": n}
@@ -121,7 +121,7 @@ def bench_series(url: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
 
         # (a) First run: models trained for every series, then the last hour scored.
         now = end + timedelta(seconds=30)  # the minute before `end` is past the scoring grace
-        first = score_pass(conn, now)
+        first = score_pass(conn, now, cache)
         check_watermarks(conn, end)
         assert first["series"] == n, first
         out["first_run_s"], out["first_run_series_per_s"] = first["seconds"], n / first["seconds"]
@@ -139,7 +139,7 @@ def bench_series(url: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
             refresh_s.append(time.perf_counter() - t)
             conn.execute("UPDATE tsmon.detection_shards SET scored_at = NULL")  # a minute has passed
             with profiler if args.profile else contextlib.nullcontext():
-                p = score_pass(conn, now)
+                p = score_pass(conn, now, cache)
             end += MINUTE
             check_watermarks(conn, end)
             assert p["series"] == n and p["windows"] == n, p

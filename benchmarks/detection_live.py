@@ -2,7 +2,7 @@
 
 Lag of a window = when every shard's watermark has passed it, minus the window's end: how long a
 complete minute waits for its scores (grace included). The worker's own gauge
-(`tsmon_detection_lag_seconds`, worker.LAG_QUERY) is sampled alongside.
+(`tsmon_detection_lag_seconds`, scoring.job.detection_lags) is sampled alongside.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from psycopg_pool import ConnectionPool
 
 from detection import CONFIG, build, drop, insert_minutes, rounded, score_pass
 from ingest import scratch_database
-from tsmon.scoring import models as registry
 from tsmon.scoring.configs import apply_yaml
-from tsmon.scoring.job import GRACE
+from tsmon.scoring.job import GRACE, detection_lags
+from tsmon.scoring.models import ModelCache
 from tsmon.settings import Settings
 from tsmon.windows.engine import current_engine, refresh_windows
 from tsmon.windows.retention import RetentionSettings
-from tsmon.worker import LAG_QUERY, WorkerContext, WorkerMetrics, build_scheduler
+from tsmon.worker import WorkerContext, WorkerMetrics, build_scheduler
 
 MINUTE = timedelta(minutes=1)
 FEED_SECOND = 30  # the minute's sample (stamped now) arrives half-way through it
@@ -56,10 +56,10 @@ def monitor(url: str, stop: threading.Event, marks: list[tuple[datetime, datetim
     with psycopg.connect(url, autocommit=True) as conn:
         while not stop.wait(0.5):
             row = conn.execute("SELECT now(), min(watermark) FROM tsmon.detection_shards").fetchone()
-            gauge = conn.execute(LAG_QUERY).fetchall()
+            gauge = detection_lags(conn)
             assert row is not None and isinstance(row[0], datetime)
             mark = row[1] if isinstance(row[1], datetime) else None
-            marks.append((row[0], mark, max((float(str(g[1])) for g in gauge), default=0.0)))
+            marks.append((row[0], mark, max(gauge.values(), default=0.0)))
 
 
 def window_lags(marks: list[tuple[datetime, datetime | None, float]], since: datetime) -> dict[str, float]:
@@ -85,7 +85,6 @@ def main() -> None:
     ap.add_argument("--minutes", type=int, default=5, help="live minutes measured (after one warm-up)")
     ap.add_argument("--detector", default="onset", help="registry name (default: the product default)")
     args = ap.parse_args()
-    registry._LOADED.clear()
     logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)  # as the worker: overlaps are normal
     name = f"tsmon_bench_detection_live_{args.series}"
     url = scratch_database(name)
@@ -103,7 +102,7 @@ def main() -> None:
             print(f"[{args.series:,} series] built in {out['build_s']:.0f} s; first run (training) ...")
             now = datetime.now(UTC)
             insert_minutes(conn, end, now.replace(second=0, microsecond=0))  # minutes passed meanwhile
-            first = score_pass(conn, now)
+            first = score_pass(conn, now, ModelCache())
             out["first_run_s"] = first["seconds"]
             out["first_run_series_per_s"] = first["series"] / first["seconds"]
             print(f"first run: {first}")

@@ -25,10 +25,10 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tsmon.db.connect import database_url
-from tsmon.db.migrate import migrate
 from tsmon.ingest.batch import SampleBatch, us_to_datetime
 from tsmon.ingest.remote_write import encode_remote_write
 from tsmon.ingest.writer import SampleWriter, SeriesCache, encode_copy_binary
+from tsmon.schema import migrate
 from tsmon.settings import Settings
 
 T0_US = 1_767_225_600_000_000  # 2026-01-01

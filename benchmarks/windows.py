@@ -16,7 +16,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import Jsonb
 
 from tsmon.db.connect import database_url
-from tsmon.db.migrate import migrate
+from tsmon.schema import migrate
 from tsmon.settings import Settings
 from tsmon.windows.engine import refresh_windows
 from tsmon.windows.retention import RetentionSettings

@@ -18,12 +18,14 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tsmon.db.embedded import EmbeddedCluster
-from tsmon.db.migrate import migrate
+from tsmon.schema import migrate
 from tsmon.settings import Settings
 
 # Pinned full-edition image, the same family docker-compose.yml runs.
 TIMESCALEDB_IMAGE = "timescale/timescaledb-ha:pg17-ts2.26"
 REPO = Path(__file__).resolve().parents[1]
+# Read-only data beside the checkout (NAB, real metrics, PromQL tests): found relative to it, never by path.
+SHARED = REPO.parent / "shared"
 
 
 @dataclass
@@ -102,14 +104,36 @@ def server() -> DatabaseServer:
     return _server
 
 
-def pytest_report_header(config: pytest.Config) -> list[str]:
+# Fixtures that need the database: tests using them are marked `db`, so `pytest -m "not db"` runs
+# the unit tests alone and starts no database server.
+DB_FIXTURES = frozenset({"test_server", "template_db", "db_url", "empty_db_url", "conn", "settings"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "db: needs the test database server (started on first use)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if DB_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.db)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Say which database and edition the run uses, once, when a selected test needs one."""
+    if session.config.option.collectonly or not any(i.get_closest_marker("db") for i in session.items):
+        return
     s = server()
     path = (
         "full-edition path: real TimescaleDB features"
         if s.edition == "timescale"
         else "Apache path: tsmon-maintained equivalents"
     )
-    return [f"tsmon test database: {s.backend}; timescaledb {s.version}, {s.edition} edition -> {path}"]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"tsmon test database: {s.backend}; timescaledb {s.version}, {s.edition} edition -> {path}"
+        )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -29,3 +29,7 @@ class InputFileError(TsmonError):
 
 class DatabaseUnavailableError(TsmonError):
     """The database cannot take the request right now (down, overloaded); a retry may succeed."""
+
+
+class BodyTooLargeError(TsmonError):
+    """A request body or file part is over TSMON_LIMIT_BODY_BYTES once decompressed (HTTP 413)."""

@@ -23,7 +23,8 @@ from tsmon.ingest.limits import Limits
 from tsmon.ingest.service import IngestMetrics, IngestService
 from tsmon.ingest.writer import SeriesCache
 from tsmon.scoring.configs import load_configs
-from tsmon.scoring.job import claim_shards, release, score_shard
+from tsmon.scoring.job import claim_shards, detection_lags, forget_consumed_rescores, release, score_shard
+from tsmon.scoring.models import ModelCache
 from tsmon.scrape.config import ScrapeJob, jobs_from_settings
 from tsmon.scrape.host import collect_host_samples, host_name
 from tsmon.scrape.scraper import scrape
@@ -42,12 +43,6 @@ DETECTION_INTERVAL_S = 5
 DETECTION_LEASE = timedelta(minutes=2)
 DETECTION_BUDGET_S = 60  # a run stops leasing after this; the next run (coalesced) goes on
 WINDOWS_INTERVAL_S = 60
-# Detection lag per config (tsmon.detection_status): how long its oldest complete, unscored window
-# has waited since it ended.
-LAG_QUERY = (
-    "SELECT config, extract(epoch FROM lag)::float8 FROM tsmon.detection_status "
-    "WHERE enabled AND lag IS NOT NULL"
-)
 
 
 @dataclass
@@ -93,6 +88,7 @@ class WorkerContext:
     metrics: WorkerMetrics
     instance: str = field(default_factory=host_name)
     owner: str = field(default_factory=lambda: f"{host_name()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
+    models: ModelCache = field(default_factory=ModelCache)
     ingest: IngestService = field(init=False)
     http: httpx.Client = field(init=False)
 
@@ -187,18 +183,13 @@ def run_detection(ctx: WorkerContext) -> None:
             (config_id, shard), config = claimed[0], configs.get(claimed[0][0])
             try:
                 if config is not None:
-                    result = score_shard(conn, config, shard, ctx.owner, now)
+                    result = score_shard(conn, config, shard, ctx.owner, now, cache=ctx.models)
                     ctx.metrics.windows_scored.labels(config.name).inc(result.windows)
             finally:
                 release(conn, ctx.owner, config_id, shard)
-        # Late-data ranges every shard has consumed are no longer needed.
-        conn.execute(
-            "DELETE FROM tsmon.detection_rescore WHERE noted_at <= "
-            "(SELECT min(coalesce(rescore_mark, '-infinity')) FROM tsmon.detection_shards)"
-        )
-        for name, lag in conn.execute(LAG_QUERY).fetchall():
-            if lag is not None:
-                ctx.metrics.detection_lag.labels(str(name)).set(float(str(lag)))
+        forget_consumed_rescores(conn)
+        for name, lag in detection_lags(conn).items():
+            ctx.metrics.detection_lag.labels(name).set(lag)
 
 
 def feed_demo(ctx: WorkerContext) -> None:

@@ -17,21 +17,24 @@ from psycopg_pool import ConnectionPool
 
 from tsmon import __version__
 from tsmon.api import health, metrics, score, write
-from tsmon.api.body import BadBodyError, BodyTooLargeError, UnsupportedEncodingError
+from tsmon.api.body import BadBodyError, UnsupportedEncodingError
 from tsmon.api.health import RETRY_AFTER_SECONDS
-from tsmon.errors import DatabaseUnavailableError
+from tsmon.db import Conn
+from tsmon.errors import BodyTooLargeError, DatabaseUnavailableError
 from tsmon.ingest.limits import Limits
+from tsmon.ingest.remote_write import LabelSetCache
 from tsmon.ingest.service import IngestMetrics, IngestService
 from tsmon.ingest.writer import SeriesCache
+from tsmon.scoring.realtime import DetectorCache
 from tsmon.settings import Settings
 
 log = logging.getLogger("tsmon.api")
 
 
-def _role_setter(role: str | None) -> Callable[[psycopg.Connection[tuple[object, ...]]], None]:
+def _role_setter(role: str | None) -> Callable[[Conn], None]:
     """Pool `configure` hook: drop to the ingest role, so this process can insert and nothing else."""
 
-    def configure(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    def configure(conn: Conn) -> None:
         if role:
             conn.execute(psycopg.sql.SQL("SET ROLE {}").format(psycopg.sql.Identifier(role)))
 
@@ -63,6 +66,8 @@ def create_app(settings: Settings, database_url: str, registry: CollectorRegistr
         )
         pool.open(wait=False)
         app.state.pool = pool
+        app.state.detectors = DetectorCache()
+        app.state.label_sets = LabelSetCache()
         app.state.ingest = IngestService(
             pool,
             Limits.from_settings(settings),

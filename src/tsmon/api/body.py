@@ -6,11 +6,7 @@ import zlib
 
 from fastapi import Request
 
-from tsmon.errors import TsmonError
-
-
-class BodyTooLargeError(TsmonError):
-    """The body, decompressed, is over TSMON_LIMIT_BODY_BYTES (answered 413)."""
+from tsmon.errors import BodyTooLargeError, TsmonError
 
 
 class UnsupportedEncodingError(TsmonError):

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool
 
-from tsmon.ingest.service import TRANSIENT_ERRORS
+from tsmon.db import TRANSIENT_ERRORS
 
 router = APIRouter()
 

@@ -10,18 +10,21 @@ import numpy as np
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
-from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field, ValidationError
 
 from tsmon.api.auth import require_token
-from tsmon.detection import BaseDetector, from_state
+from tsmon.db import TRANSIENT_ERRORS
 from tsmon.errors import DatabaseUnavailableError
 from tsmon.ingest.batch import EPOCH_UNIT_LIMITS, datetime_to_us, guess_epoch_to_us
-from tsmon.ingest.service import TRANSIENT_ERRORS
+from tsmon.scoring.realtime import (
+    AmbiguousConfigError,
+    InvalidPointsError,
+    NoModelError,
+    load_active_model,
+    score_points,
+)
 
 router = APIRouter(dependencies=[Depends(require_token)])
-# Model versions never change once written: loaded detectors are cached by identity.
-_MODELS: dict[tuple[int, int, int], BaseDetector] = {}
 MAX_POINTS = 100_000
 
 
@@ -39,33 +42,28 @@ def _seconds(ts: float | str) -> float:
     return guess_epoch_to_us(ts) / 1e6
 
 
-def _load(request: Request, body: ScoreRequest) -> tuple[dict[str, Any], BaseDetector]:
+def _load_and_score(request: Request, body: ScoreRequest) -> dict[str, Any]:
     try:
         with request.app.state.pool.connection(timeout=2.0) as conn:
-            rows = conn.execute(
-                "SELECT series_id, config_id, config, version, detector, state, threshold "
-                "FROM tsmon.scoring_model(%s, %s, %s, %s)",
-                (body.series_id, body.metric, Jsonb(body.labels) if body.metric else None, body.config),
-            ).fetchall()
+            model = load_active_model(
+                conn,
+                request.app.state.detectors,
+                series_id=body.series_id,
+                metric=body.metric,
+                labels=body.labels,
+                config=body.config,
+            )
     except TRANSIENT_ERRORS as exc:
         raise DatabaseUnavailableError(f"database unavailable: {type(exc).__name__}") from exc
-    if not rows:
-        raise HTTPException(404, "no trained model for that series (and config)")
-    if len(rows) > 1 and rows[0][1] != rows[1][1]:
-        raise HTTPException(400, "several detection configs score this series: name one with `config`")
-    series_id, config_id, config, version, detector, state, threshold = rows[0]
-    key = (int(str(config_id)), int(str(series_id)), int(str(version)))
-    model = _MODELS.get(key)
-    if model is None:
-        model = _MODELS[key] = from_state(state)
-    meta = {
-        "series_id": key[1],
-        "config": config,
-        "model_version": key[2],
-        "detector": detector,
-        "threshold": float(str(threshold)),
-    }
-    return meta, model
+    except NoModelError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except AmbiguousConfigError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    values = np.array([v for _, v in body.points], dtype=np.float64)
+    try:
+        return score_points(model, _times(body.points), values)
+    except InvalidPointsError as exc:
+        raise HTTPException(400, str(exc)) from exc
 
 
 def _times(points: list[tuple[float | str, float]]) -> np.ndarray:
@@ -77,38 +75,6 @@ def _times(points: list[tuple[float | str, float]]) -> np.ndarray:
     # guess_epoch_to_us's rule, vectorised.
     scale = np.select([magnitude < limit for limit in EPOCH_UNIT_LIMITS], [1.0, 1e-3, 1e-6], 1e-9)
     return np.asarray(raw * scale, dtype=np.float64)
-
-
-def _score(meta: dict[str, Any], model: BaseDetector, body: ScoreRequest) -> dict[str, Any]:
-    times = _times(body.points)
-    values = np.array([v for _, v in body.points], dtype=np.float64)
-    if np.any(np.diff(times) < 0) or not np.all(np.isfinite(values)):
-        raise HTTPException(400, "points must be in time order, with finite values")
-    if model.threshold != meta["threshold"]:  # set_params is slow; the threshold changes rarely
-        model.set_params(threshold=meta["threshold"])
-    scores, expected, lower, upper = model.score_and_bands(values, timestamps=times)
-    flags = (scores >= meta["threshold"]).tolist()
-    return {
-        **meta,
-        "scores": [
-            {"time": t, "value": v, "score": sc, "expected": e, "lower": lo, "upper": hi, "is_anomaly": a}
-            for t, v, sc, e, lo, hi, a in zip(
-                times.tolist(),
-                values.tolist(),
-                scores.tolist(),
-                expected.tolist(),
-                lower.tolist(),
-                upper.tolist(),
-                flags,
-                strict=True,
-            )
-        ],
-    }
-
-
-def _load_and_score(request: Request, body: ScoreRequest) -> dict[str, Any]:
-    meta, model = _load(request, body)
-    return _score(meta, model, body)
 
 
 def _parse(raw: bytes) -> ScoreRequest:

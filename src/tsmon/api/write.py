@@ -14,7 +14,7 @@ from tsmon.ingest.batch import ParseResult
 from tsmon.ingest.csv_format import parse_csv_text
 from tsmon.ingest.json_format import parse_json
 from tsmon.ingest.line_protocol import parse_line_protocol
-from tsmon.ingest.remote_write import BodyTooLarge, RemoteWriteError, decode_remote_write
+from tsmon.ingest.remote_write import RemoteWriteError, decode_remote_write
 from tsmon.ingest.service import IngestOutcome, IngestService
 
 router = APIRouter(dependencies=[Depends(require_token)])
@@ -96,11 +96,9 @@ async def remote_write(request: Request) -> Response:
         # A 2.0 body decodes as an empty 1.0 request: accepting it would silently lose data.
         return PlainTextResponse("remote write 2.0 is not supported yet; send 1.0", status_code=415)
     raw = await read_body(request, _limit(request), allowed=frozenset({"snappy"}))
-    limit = _limit(request)
+    limit, label_sets = _limit(request), request.app.state.label_sets
     try:
-        outcome = await _ingest(request, lambda: decode_remote_write(raw, limit), "prometheus")
-    except BodyTooLarge as exc:
-        return PlainTextResponse(str(exc), status_code=413)
+        outcome = await _ingest(request, lambda: decode_remote_write(raw, limit, label_sets), "prometheus")
     except RemoteWriteError as exc:
         return PlainTextResponse(str(exc), status_code=400)
     if outcome.rejected:

@@ -8,7 +8,7 @@ import click
 
 from tsmon.cli import cli
 from tsmon.db.connect import connect, database_url, embedded_cluster
-from tsmon.db.migrate import migrate
+from tsmon.schema import migrate
 from tsmon.settings import Settings
 
 

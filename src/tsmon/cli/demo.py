@@ -22,12 +22,11 @@ def demo_cmd(settings: Settings, once: bool) -> None:
 
     The same as `tsmon up` with TSMON_DEMO=true, for stacks whose worker does not feed the demo.
     """
-    from tsmon.cli.processes import start_demo
-    from tsmon.demo import DEMO_CONFIGS, feed
+    from tsmon.demo import DEMO_CONFIGS, feed, start
     from tsmon.scoring.configs import apply_yaml
 
     with connect(settings, autocommit=True) as conn:
-        if start_demo(conn):
+        if start(conn, datetime.now(UTC)):
             apply_yaml(conn, DEMO_CONFIGS.read_text())
             click.echo("demo workload backfilled (3 days, five injected anomalies), configs applied")
         else:

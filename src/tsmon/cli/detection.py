@@ -58,7 +58,7 @@ def anomalies(settings: Settings, open_only: bool, limit: int) -> None:
     for aid, sev, status, started, duration, peak, metric, labels, feedback in rows:
         click.echo(
             f"{aid:>6} {sev:<8} {status:<6} {started:%Y-%m-%d %H:%M} {str(duration).split('.')[0]:>9} "
-            f"peak {float(str(peak)):.4f} {metric}{json.dumps(labels)}"
+            f"peak {float(peak):.4f} {metric}{json.dumps(labels)}"
             f"{' ' + str(feedback) if feedback else ''}"
         )
     if not rows:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 
 import click
-import psycopg
 
 from tsmon.cli import cli
-from tsmon.db.connect import connect, database_url, embedded_cluster
-from tsmon.db.migrate import migrate
+from tsmon.db import connect, database_url, embedded_cluster
 from tsmon.errors import TsmonError
+from tsmon.schema import migrate
 from tsmon.settings import Settings
 
 
@@ -54,14 +54,12 @@ def up_cmd(settings: Settings) -> None:
     url = database_url(settings)
     with connect(settings, autocommit=True) as conn:
         report = migrate(conn, settings)
-        from tsmon.scoring.configs import apply_default_configs, apply_yaml
+        from tsmon import demo
+        from tsmon.scoring.configs import apply_default_configs_if_none, apply_yaml
 
-        if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM tsmon.detection_configs)").fetchone() == (True,):
-            apply_default_configs(conn)
-        if settings.demo and start_demo(conn):
-            from tsmon.demo import DEMO_CONFIGS
-
-            apply_yaml(conn, DEMO_CONFIGS.read_text())
+        apply_default_configs_if_none(conn)
+        if settings.demo and demo.start(conn, datetime.now(UTC)):
+            apply_yaml(conn, demo.DEMO_CONFIGS.read_text())
     home = settings.home.absolute()
     env = {**os.environ, "TSMON_HOME": str(home)}
     api = processes.start_detached(home, "api", ["serve"], env)
@@ -103,21 +101,3 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def start_demo(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
-    """Backfill the demo workload once (True then); later starts leave it to the worker's live feed.
-
-    Backfilled before its configs exist: scoring them first would move past the injected hour.
-    """
-    from datetime import UTC, datetime
-
-    from tsmon.demo import backfill
-
-    started = conn.execute(
-        "SELECT 1 FROM tsmon.series WHERE metric = 'demo_workload_start_time_seconds'"
-    ).fetchone()
-    if started:
-        return False
-    backfill(conn, datetime.now(UTC))
-    return True

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import psycopg
+from psycopg.rows import TupleRow
 
 from tsmon.db.embedded import EmbeddedCluster
 from tsmon.settings import Settings
+
+# The one connection type of tsmon: rows are tuples unless a cursor asks for typed rows (class_row).
+Conn = psycopg.Connection[TupleRow]
 
 
 def embedded_cluster(settings: Settings) -> EmbeddedCluster:
@@ -22,5 +26,5 @@ def database_url(settings: Settings, start: bool = True) -> str:
     return cluster.url()
 
 
-def connect(settings: Settings, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
+def connect(settings: Settings, autocommit: bool = False) -> Conn:
     return psycopg.connect(database_url(settings), autocommit=autocommit, application_name="tsmon")

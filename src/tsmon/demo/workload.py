@@ -9,13 +9,12 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
-import psycopg
 from scipy import special
 
+from tsmon.db import Conn
 from tsmon.ingest.batch import SampleBatch, canonical_labels, datetime_to_us
 from tsmon.ingest.writer import SampleWriter, SeriesCache
 
-Conn = psycopg.Connection[tuple[object, ...]]
 FloatArray = npt.NDArray[np.float64]
 
 STEP = timedelta(minutes=1)
@@ -195,8 +194,22 @@ def feed(conn: Conn, now: datetime) -> int:
         "WHERE s.metric = %s AND s.labels = %s::jsonb",
         (ANCHOR_METRIC, canonical_labels(ANCHOR_LABELS)),
     ).fetchone()
-    last, anchor = (float(str(row[0])), float(str(row[1]))) if row else (end - 60.0, float(end))
+    last, anchor = (float(row[0]), float(row[1])) if row else (end - 60.0, float(end))
     first = max(last + 60, end - HISTORY.total_seconds() + 60)
     if first > end:
         return 0
     return _write(conn, np.arange(first, end + 60, 60, dtype=np.float64), anchor)
+
+
+def start(conn: Conn, now: datetime) -> bool:
+    """Backfill the workload once (True then); later starts leave it to the worker's live feed.
+
+    Call it before the demo's configs exist: scoring them first would move past the injected hour.
+    """
+    started = conn.execute(
+        "SELECT 1 FROM tsmon.series WHERE metric = 'demo_workload_start_time_seconds'"
+    ).fetchone()
+    if started:
+        return False
+    backfill(conn, now)
+    return True

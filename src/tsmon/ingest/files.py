@@ -12,10 +12,10 @@ from typing import BinaryIO
 from tsmon.errors import InputFileError
 from tsmon.ingest.batch import ParseResult, Rejection
 from tsmon.ingest.csv_format import parse_rows
+from tsmon.ingest.exposition import parse_exposition
 from tsmon.ingest.json_format import add_series, iter_json_objects
 from tsmon.ingest.line_protocol import parse_line_protocol, split_complete_entries
 from tsmon.ingest.service import IngestService
-from tsmon.scrape.exposition import parse_exposition
 
 MAX_LISTED_REJECTIONS = 100
 FORMATS = ("csv", "json", "prom", "lp")

@@ -10,7 +10,7 @@ from operator import attrgetter
 import cramjam
 from google.protobuf.message import DecodeError
 
-from tsmon.errors import TsmonError
+from tsmon.errors import BodyTooLargeError, TsmonError
 from tsmon.ingest.batch import ParseResult, Rejection, SampleBatch, canonical_labels
 from tsmon.ingest.proto import remote_pb2 as pb
 
@@ -19,12 +19,8 @@ LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL_NAMES = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*(?:\n[a-zA-Z_][a-zA-Z0-9_]*)*")
 
-# Label sets seen before, by the exact bytes of the series' labels, as (metric, canonical labels JSON).
-# Prometheus resends the same series in every request, so most series skip validation and JSON
-# building. Only valid series without exemplars or histograms are cached; the cache is emptied when
-# full (about 0.6 kB per 10-label series: ~60 MB at the cap).
+# About 0.6 kB per 10-label series: ~60 MB at this many.
 SERIES_CACHE_MAX = 100_000
-_series_cache: dict[bytes, tuple[str, str]] = {}
 
 _WHERE_MAX = 300
 _MIN_US, _MAX_US = -(1 << 63), (1 << 63) - 1
@@ -35,8 +31,28 @@ class RemoteWriteError(TsmonError):
     """The body as a whole cannot be decoded; nothing in it was accepted (HTTP 400, or 413 if too large)."""
 
 
-class BodyTooLarge(RemoteWriteError):  # noqa: N818 - names the HTTP layer matches on
-    """The snappy header declares a decompressed size over the cap (checked before decompressing)."""
+class LabelSetCache:
+    """Label sets seen before, by the exact bytes of a series' labels: (metric, canonical labels JSON).
+
+    Prometheus resends the same series in every request, so most series skip validation and JSON
+    building. Only valid series without exemplars or histograms are kept; emptied when full. The
+    API's lifespan owns one.
+    """
+
+    def __init__(self, max_entries: int = SERIES_CACHE_MAX) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[bytes, tuple[str, str]] = {}
+
+    def get(self, blob: bytes) -> tuple[str, str] | None:
+        return self._entries.get(blob)
+
+    def put(self, blob: bytes, info: tuple[str, str]) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[blob] = info
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 class BadSnappy(RemoteWriteError):  # noqa: N818 - names the HTTP layer matches on
@@ -47,14 +63,18 @@ class BadProtobuf(RemoteWriteError):  # noqa: N818 - names the HTTP layer matche
     """The decompressed body is not a remote write 1.0 WriteRequest."""
 
 
-def decode_remote_write(body: bytes, max_decompressed: int) -> ParseResult:
+def decode_remote_write(
+    body: bytes, max_decompressed: int, label_sets: LabelSetCache | None = None
+) -> ParseResult:
     """A remote write 1.0 body to samples; invalid series become rejections located by series.
 
     Metric = ``__name__``; labels = the other labels with a non-empty value (Prometheus treats an
     empty value as an absent label). Timestamps are ms -> µs; values keep every bit, including the
     staleness-marker NaN. Exemplars and native histograms are counted in ``skipped`` and dropped.
-    Raises BodyTooLarge, BadSnappy or BadProtobuf for a body that cannot be read at all.
+    Raises BodyTooLargeError, BadSnappy or BadProtobuf for a body that cannot be read at all.
+    ``label_sets`` keeps label sets across requests (default: this request only).
     """
+    label_sets = label_sets if label_sets is not None else LabelSetCache()
     raw = _decompress(body, max_decompressed)
     try:  # views of the same bytes (remote.proto): each series' exact label bytes (cache key), its samples
         labels_view = pb.LabelsView.FromString(raw)
@@ -73,10 +93,10 @@ def decode_remote_write(body: bytes, max_decompressed: int) -> ParseResult:
     batch = result.batch
     add_metric, add_labels = batch.metrics.append, batch.labels.append
     add_time, add_value = batch.times_us.append, batch.values.append
-    infos = list(map(_series_cache.get, blobs))
+    infos = list(map(label_sets.get, blobs))
     if None in infos:
         for i in [i for i, info in enumerate(infos) if info is None]:
-            infos[i] = _resolve(blobs[i], series[i], i + 1, result)
+            infos[i] = _resolve(blobs[i], series[i], i + 1, result, label_sets)
     for info, data in zip(infos, series, strict=True):
         if info is None:
             continue
@@ -116,16 +136,11 @@ def compress(payload: bytes) -> bytes:
     return bytes(cramjam.snappy.compress_raw(payload))
 
 
-def clear_series_cache() -> None:
-    """Forget every cached label set (tests, cold-start benchmarks)."""
-    _series_cache.clear()
-
-
 def _decompress(body: bytes, max_decompressed: int) -> bytes:
     try:
         declared = cramjam.snappy.decompress_raw_len(body)  # from the header: a bomb is refused unread
         if declared > max_decompressed:
-            raise BodyTooLarge(
+            raise BodyTooLargeError(
                 f"decompressed body would be {declared} bytes, over the limit of {max_decompressed}"
             )
         return bytes(cramjam.snappy.decompress_raw(body))
@@ -150,7 +165,7 @@ def _drop_out_of_range(result: ParseResult) -> None:
 
 
 def _resolve(
-    blob: bytes, data: pb.SamplesViewSeries, number: int, result: ParseResult
+    blob: bytes, data: pb.SamplesViewSeries, number: int, result: ParseResult, label_sets: LabelSetCache
 ) -> tuple[str, str] | None:
     """Validate a series not in the cache: (metric, labels JSON), or None after recording a rejection."""
     try:
@@ -169,9 +184,7 @@ def _resolve(
     if histograms:
         result.skipped["native_histogram"] = result.skipped.get("native_histogram", 0) + histograms
     if not exemplars and not histograms:
-        if len(_series_cache) >= SERIES_CACHE_MAX:
-            _series_cache.clear()
-        _series_cache[blob] = info
+        label_sets.put(blob, info)
     return info
 
 

@@ -7,23 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import psycopg
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool
 
+from tsmon.db import TRANSIENT_ERRORS
 from tsmon.errors import DatabaseUnavailableError
 from tsmon.ingest.batch import ParseResult, Rejection, SampleBatch
 from tsmon.ingest.limits import Limits
 from tsmon.ingest.writer import SampleWriter, SeriesCache, SeriesKey, WriteResult
-
-# Failures a retry can cure: the sender gets 503 + Retry-After, never a 4xx that drops data.
-TRANSIENT_ERRORS = (
-    PoolTimeout,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    psycopg.errors.SerializationFailure,
-    psycopg.errors.DeadlockDetected,
-)
 
 
 class IngestMetrics:

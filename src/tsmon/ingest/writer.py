@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import psycopg
 from psycopg import errors
 
+from tsmon.db import Conn
 from tsmon.ingest.batch import SampleBatch, us_to_datetime
 from tsmon.ingest.limits import SERIES_LIMIT_REASONS, Limits, Refusal
 
@@ -111,9 +111,7 @@ class WriteResult:
 class SampleWriter:
     """Writes SampleBatches through one connection (one writer per connection; the cache may be shared)."""
 
-    def __init__(
-        self, conn: psycopg.Connection[tuple[object, ...]], cache: SeriesCache, limits: Limits | None = None
-    ) -> None:
+    def __init__(self, conn: Conn, cache: SeriesCache, limits: Limits | None = None) -> None:
         self.conn = conn
         self.cache = cache
         self.limits = limits or Limits()
@@ -169,7 +167,7 @@ class SampleWriter:
             ).fetchall()
         created = 0
         for idx, series_id, was_created, refusal_code in rows:
-            key = valid[int(str(idx)) - 1]
+            key = valid[int(idx) - 1]
             if series_id is None:
                 code = str(refusal_code)
                 limit = (
@@ -179,7 +177,7 @@ class SampleWriter:
                 )
                 refused[key] = Refusal(code, SERIES_LIMIT_REASONS[code].format(limit=limit))
                 continue
-            sid = int(str(series_id))
+            sid = int(series_id)
             found[key] = sid
             self.cache.put(key, sid)
             created += bool(was_created)

@@ -8,16 +8,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import yaml
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from tsmon.db import Conn
 from tsmon.detection import DETECTORS
 from tsmon.errors import TsmonError
 
-Conn = psycopg.Connection[tuple[object, ...]]
 MATCH_OPS = {"=": "=", "!=": "<>", "=~": "~", "!~": "!~"}
 STEP = {"1m": timedelta(minutes=1), "1h": timedelta(hours=1)}
 MAX_THRESHOLD = 0.9999
@@ -153,3 +152,10 @@ def load_configs(conn: Conn, enabled_only: bool = True) -> list[DetectionConfig]
 def apply_default_configs(conn: Conn) -> list[str]:
     """Detection for the host metrics `tsmon worker` collects (what `make run` starts with)."""
     return apply_yaml(conn, (Path(__file__).parent / "default_configs.yaml").read_text())
+
+
+def apply_default_configs_if_none(conn: Conn) -> list[str]:
+    """The default configs, on a database that has no detection config yet (else nothing)."""
+    if conn.execute("SELECT EXISTS (SELECT 1 FROM tsmon.detection_configs)").fetchone() == (True,):
+        return []
+    return apply_default_configs(conn)

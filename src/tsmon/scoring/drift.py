@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -30,10 +32,10 @@ def summarize(values: np.ndarray) -> dict[str, object]:
     return {"quantiles": np.quantile(values, QUANTILES).tolist(), "n": int(values.size)}
 
 
-def measure(summary: dict[str, object], recent: np.ndarray) -> Drift | None:
+def measure(summary: Mapping[str, Any], recent: np.ndarray) -> Drift | None:
     """KS statistic against the training distribution (from its quantiles) and PSI over its deciles."""
     quantiles = np.asarray(summary.get("quantiles", []), dtype=np.float64)
-    n_train = int(str(summary.get("n", 0)))
+    n_train = int(summary.get("n", 0))
     if quantiles.size != QUANTILES.size or recent.size < MIN_RECENT_POINTS or n_train < 2:
         return None
     recent = np.sort(recent)

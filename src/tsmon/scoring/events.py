@@ -6,11 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import psycopg
-
+from tsmon.db import Conn
 from tsmon.scoring.configs import DetectionConfig
-
-Conn = psycopg.Connection[tuple[object, ...]]
 
 
 @dataclass
@@ -94,9 +91,7 @@ def load_open(conn: Conn, config: DetectionConfig, series_ids: list[int]) -> dic
     for eid, sid, started, peak, peak_at, version, last in rows:
         assert isinstance(started, datetime) and isinstance(peak_at, datetime)
         last_at = last if isinstance(last, datetime) else started
-        event = Event(
-            int(str(sid)), started, last_at, float(str(peak)), peak_at, int(str(version)), id=int(str(eid))
-        )
+        event = Event(int(sid), started, last_at, float(peak), peak_at, int(version), id=int(eid))
         events[event.series_id] = event
     return events
 
@@ -131,7 +126,7 @@ def save(conn: Conn, config: DetectionConfig, events: list[Event]) -> None:
             for e in new:
                 row = cur.fetchone()
                 assert row is not None
-                e.id = int(str(row[0]))
+                e.id = int(row[0])
                 cur.nextset()
     if old:
         with conn.cursor() as cur:
@@ -170,11 +165,11 @@ def last_pending_run(
     ).fetchall()
     runs: dict[int, Event] = {}
     for sid, t, score, anomalous, version in rows:
-        key = int(str(sid))
+        key = int(sid)
         if not anomalous:
             runs.pop(key, None)
         elif key in runs:
-            runs[key].add(t, float(str(score)), int(str(version)))  # type: ignore[arg-type]
+            runs[key].add(t, float(score), int(version))
         else:
-            runs[key] = Event(key, t, t, float(str(score)), t, int(str(version)))  # type: ignore[arg-type]
+            runs[key] = Event(key, t, t, float(score), t, int(version))
     return runs

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import psycopg
-
+from tsmon.db import Conn
 from tsmon.errors import TsmonError
 from tsmon.scoring.configs import MAX_THRESHOLD
 
-Conn = psycopg.Connection[tuple[object, ...]]
 FEEDBACK = {"true": "true_positive", "false": "false_positive", "ignore": "ignored"}
 # A false alarm (or an ignored one) raises the threshold a little; a confirmed one lowers it back,
 # never below the configured sensitivity (the floor).
@@ -41,4 +39,4 @@ def give_feedback(conn: Conn, anomaly_id: int, verdict: str, note: str | None = 
             (delta, MAX_THRESHOLD, row[0], MAX_THRESHOLD),
         ).fetchone()
     assert threshold is not None
-    return feedback, float(str(threshold[0]))
+    return feedback, float(threshold[0])

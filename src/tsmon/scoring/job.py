@@ -7,20 +7,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-import psycopg
 from psycopg import sql
 
+from tsmon.db import Conn
 from tsmon.scoring import events, policy
-from tsmon.scoring._fetch import fetch_windows
 from tsmon.scoring.configs import DetectionConfig
 from tsmon.scoring.drift import measure
-from tsmon.scoring.models import Model, active_models, train_many
+from tsmon.scoring.models import Model, ModelCache, active_models, train_many
 from tsmon.scoring.rescore import SETTLE, rescore, settled_ranges
 from tsmon.scoring.scores import write_scores
 from tsmon.windows.definitions import floor_time
+from tsmon.windows.reader import fetch_windows
 
 log = logging.getLogger("tsmon.scoring")
-Conn = psycopg.Connection[tuple[object, ...]]
 # Windows ending this long ago are complete enough to score: Telegraf flushes every 10 s, Prometheus
 # remote write ships within seconds; later samples are re-scored as late data (rescore.py). Keep it
 # equal to the grace in tsmon.note_samples_written (sql/45_windows_write.sql), which logs them.
@@ -71,7 +70,7 @@ def claim_shards(
             "RETURNING d.config_id, d.shard",
             {"o": owner, "l": lease, "n": limit, "g": GRACE, "now": now, "settle": SETTLE},
         ).fetchall()
-    return [(int(str(c)), int(str(s))) for c, s in rows]
+    return [(int(c), int(s)) for c, s in rows]
 
 
 def release(conn: Conn, owner: str, config_id: int, shard: int) -> None:
@@ -88,7 +87,7 @@ def _series(conn: Conn, config: DetectionConfig, shard: int) -> list[int]:
         sql.SQL("SELECT s.id FROM tsmon.series s WHERE {} AND s.id %% %s = %s ORDER BY s.id").format(where),
         [*params, config.shards, shard],
     ).fetchall()
-    return [int(str(r[0])) for r in rows]
+    return [int(r[0]) for r in rows]
 
 
 DRIFT_EVERY = {"1m": timedelta(hours=1), "1h": timedelta(days=1)}
@@ -103,10 +102,16 @@ def _recent(
 
 
 def _models(
-    conn: Conn, config: DetectionConfig, series: list[int], start: datetime, stop: datetime
+    conn: Conn,
+    config: DetectionConfig,
+    series: list[int],
+    start: datetime,
+    stop: datetime,
+    *,
+    cache: ModelCache,
 ) -> dict[int, Model]:
     """Active models, trained first or again where needed (missing, on schedule, or drifted)."""
-    models = active_models(conn, config, series)
+    models = active_models(conn, config, series, cache)
     every = DRIFT_EVERY[config.resolution]
     # Drift is tested once per hour (per day for 1h windows): when this batch crosses that boundary.
     due = policy.drift_check_due(start, stop, every)
@@ -127,19 +132,27 @@ def _models(
                 reason = "drift"
         if reason:
             reasons[sid] = reason
-    models.update(train_many(conn, config, reasons, start))
+    models.update(train_many(conn, config, reasons, start, cache))
     wanted = set(series)
     return {sid: m for sid, m in models.items() if sid in wanted}
 
 
 def score_shard(
-    conn: Conn, config: DetectionConfig, shard: int, owner: str, now: datetime, *, grace: timedelta = GRACE
+    conn: Conn,
+    config: DetectionConfig,
+    shard: int,
+    owner: str,
+    now: datetime,
+    *,
+    grace: timedelta = GRACE,
+    cache: ModelCache | None = None,
 ) -> ShardResult:
     """Score the windows after the shard's watermark, and again those late data changed before it.
 
     Scores, events and the watermark commit together: a crash leaves nothing, a rerun the same rows.
     """
     step = config.step
+    cache = cache if cache is not None else ModelCache()
     with conn.transaction():
         row = conn.execute(
             "SELECT watermark, lease_owner = %s AND lease_until > now(), rescore_mark "
@@ -157,9 +170,9 @@ def score_shard(
         result = ShardResult(scored=stop > start, series=len(series), watermark=stop)
         ranges, mark = settled_ranges(conn, row[2] if isinstance(row[2], datetime) else None)
         if series and watermark is not None and ranges:
-            result.rescored = rescore(conn, config, series, ranges, watermark)
+            result.rescored = rescore(conn, config, series, ranges, watermark, cache=cache)
         if series and stop > start:
-            result.windows = _score(conn, config, series, start, stop)
+            result.windows = _score(conn, config, series, start, stop, cache=cache)
         conn.execute(
             "UPDATE tsmon.detection_shards SET watermark = %s, rescore_mark = %s, "
             "scored_at = CASE WHEN %s THEN now() ELSE scored_at END WHERE config_id = %s AND shard = %s",
@@ -168,8 +181,16 @@ def score_shard(
     return result
 
 
-def _score(conn: Conn, config: DetectionConfig, series: list[int], start: datetime, stop: datetime) -> int:
-    models = _models(conn, config, series, start, stop)
+def _score(
+    conn: Conn,
+    config: DetectionConfig,
+    series: list[int],
+    start: datetime,
+    stop: datetime,
+    *,
+    cache: ModelCache,
+) -> int:
+    models = _models(conn, config, series, start, stop, cache=cache)
     flags = write_scores(conn, config, models, start, stop)
     open_events = events.load_open(conn, config, series)
     pending = events.last_pending_run(conn, config, series, start, config.min_duration + config.step)
@@ -178,3 +199,20 @@ def _score(conn: Conn, config: DetectionConfig, series: list[int], start: dateti
         touched += events.advance(open_events, pending, sid, points, config=config, version=version)
     events.save(conn, config, touched)
     return sum(len(points) for _, points in flags.values())
+
+
+def forget_consumed_rescores(conn: Conn) -> None:
+    """Late-data ranges every shard has consumed are no longer needed."""
+    conn.execute(
+        "DELETE FROM tsmon.detection_rescore WHERE noted_at <= "
+        "(SELECT min(coalesce(rescore_mark, '-infinity')) FROM tsmon.detection_shards)"
+    )
+
+
+def detection_lags(conn: Conn) -> dict[str, float]:
+    """Per enabled config, seconds its oldest complete, unscored window has waited (detection_status)."""
+    rows = conn.execute(
+        "SELECT config, extract(epoch FROM lag)::float8 FROM tsmon.detection_status "
+        "WHERE enabled AND lag IS NOT NULL"
+    ).fetchall()
+    return {str(name): float(lag) for name, lag in rows if lag is not None}

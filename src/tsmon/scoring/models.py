@@ -8,22 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from tsmon.db import Conn
 from tsmon.detection import BaseDetector, from_state, make_detector, to_state
-from tsmon.scoring._fetch import fetch_windows
 from tsmon.scoring.configs import DetectionConfig
 from tsmon.scoring.drift import summarize
 from tsmon.scoring.policy import EXCLUDED_FEEDBACK
+from tsmon.windows.reader import fetch_windows
 
-Conn = psycopg.Connection[tuple[object, ...]]
 MIN_TRAINING_POINTS = 30
-# The newest model per (config, series) this process has seen. Versions never change once written,
-# so it cannot disagree with another worker; trained_at is compared too, as a scratch database
-# reusing the ids holds other models.
-_LOADED: dict[tuple[int, int], Model] = {}
 
 
 @dataclass(frozen=True)
@@ -36,12 +31,39 @@ class Model:
     distribution: dict[str, object]
 
 
+class ModelCache:
+    """The newest model per (config, series) a process has loaded; the worker's context owns one.
+
+    Versions never change once written, so it cannot disagree with another worker; trained_at is
+    compared too, as a scratch database reusing the ids holds other models. Emptied when full.
+    """
+
+    def __init__(self, max_entries: int = 1_000_000) -> None:
+        self.max_entries = max_entries
+        self._models: dict[tuple[int, int], Model] = {}
+
+    def get(self, config_id: int, series_id: int) -> Model | None:
+        return self._models.get((config_id, series_id))
+
+    def put(self, config_id: int, model: Model) -> Model:
+        if len(self._models) >= self.max_entries:
+            self._models.clear()
+        self._models[(config_id, model.series_id)] = model
+        return model
+
+    def clear(self) -> None:
+        self._models.clear()
+
+
 def checksum(times: np.ndarray, values: np.ndarray) -> str:
     return hashlib.sha256(times.astype("<f8").tobytes() + values.astype("<f8").tobytes()).hexdigest()
 
 
-def active_models(conn: Conn, config: DetectionConfig, series_ids: list[int]) -> dict[int, Model]:
-    """The newest version for each series that has one; states are parsed once per process."""
+def active_models(
+    conn: Conn, config: DetectionConfig, series_ids: list[int], cache: ModelCache | None = None
+) -> dict[int, Model]:
+    """The newest version for each series that has one; states are parsed once per ``cache``."""
+    cache = cache if cache is not None else ModelCache()
     newest = conn.execute(
         "SELECT DISTINCT ON (series_id) series_id, version, trained_at FROM tsmon.models "
         "WHERE config_id = %s AND series_id = ANY(%s) ORDER BY series_id, version DESC",
@@ -49,8 +71,8 @@ def active_models(conn: Conn, config: DetectionConfig, series_ids: list[int]) ->
     ).fetchall()
     models, missing = {}, []
     for series_id, version, trained_at in newest:
-        sid = int(str(series_id))
-        cached = _LOADED.get((config.id, sid))
+        sid = int(series_id)
+        cached = cache.get(config.id, sid)
         if cached is not None and cached.version == version and cached.trained_at == trained_at:
             models[sid] = cached
         else:
@@ -67,9 +89,9 @@ def active_models(conn: Conn, config: DetectionConfig, series_ids: list[int]) ->
     )
     for series_id, version, state, trained_at, train_end, distribution in rows:
         assert isinstance(trained_at, datetime) and isinstance(train_end, datetime)
-        sid, ver = int(str(series_id)), int(str(version))
-        model = Model(sid, ver, from_state(state), trained_at, train_end, dict(distribution or {}))  # type: ignore[arg-type, call-overload]
-        models[sid] = _LOADED[(config.id, sid)] = model
+        sid, ver = int(series_id), int(version)
+        model = Model(sid, ver, from_state(state), trained_at, train_end, dict(distribution or {}))
+        models[sid] = cache.put(config.id, model)
     return models
 
 
@@ -95,7 +117,11 @@ _INSERT = (
 
 
 def train_many(
-    conn: Conn, config: DetectionConfig, reasons: dict[int, str], end: datetime
+    conn: Conn,
+    config: DetectionConfig,
+    reasons: dict[int, str],
+    end: datetime,
+    cache: ModelCache | None = None,
 ) -> dict[int, Model]:
     """Fit a new version per series on the window before ``end``: one read, one batched insert.
 
@@ -154,16 +180,24 @@ def train_many(
         cur.executemany(_INSERT, rows, returning=True)
         while True:
             for row in cur.fetchall():
-                sid, version, trained_at = int(str(row[0])), int(str(row[1])), row[2]
+                sid, version, trained_at = int(row[0]), int(row[1]), row[2]
                 assert isinstance(trained_at, datetime)
                 detector, distribution = fitted[sid]
                 model = Model(sid, version, detector, trained_at, end, distribution)
-                models[sid] = _LOADED[(config.id, sid)] = model
+                models[sid] = model if cache is None else cache.put(config.id, model)
             if not cur.nextset():
                 break
     return models
 
 
-def train(conn: Conn, config: DetectionConfig, series_id: int, end: datetime, reason: str) -> Model | None:
+def train(
+    conn: Conn,
+    config: DetectionConfig,
+    series_id: int,
+    end: datetime,
+    reason: str,
+    *,
+    cache: ModelCache | None = None,
+) -> Model | None:
     """Fit a new version of one series' model; None when there is too little data yet."""
-    return train_many(conn, config, {series_id: reason}, end).get(series_id)
+    return train_many(conn, config, {series_id: reason}, end, cache).get(series_id)

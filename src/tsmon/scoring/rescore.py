@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import psycopg
-
+from tsmon.db import Conn
 from tsmon.scoring import events
 from tsmon.scoring.configs import DetectionConfig
-from tsmon.scoring.models import active_models
+from tsmon.scoring.models import ModelCache, active_models
 from tsmon.scoring.scores import write_scores
 
-Conn = psycopg.Connection[tuple[object, ...]]
 # Late samples reach the windows at their next refresh (the tsmon job or the 1m policy, every
 # minute): ranges are taken once they are this old. It also outlasts any writer's transaction.
 SETTLE = timedelta(minutes=2)
@@ -44,9 +42,11 @@ def rescore(
     series: list[int],
     ranges: list[tuple[datetime, datetime]],
     watermark: datetime,
+    *,
+    cache: ModelCache | None = None,
 ) -> int:
     """Score again the already-scored windows in ``ranges`` with the current models; rebuild events."""
-    models = active_models(conn, config, series)
+    models = active_models(conn, config, series, cache)
     written = 0
     for lo, hi in ranges:
         end = min(hi, watermark)
@@ -73,7 +73,7 @@ def rebuild_events(
     ).fetchall()
     since = {sid: lo for sid in series}
     for sid, started, *_ in old:
-        key = int(str(sid))
+        key = int(sid)
         assert isinstance(started, datetime)
         since[key] = min(since[key], started)
     touched: list[events.Event] = []
@@ -86,8 +86,8 @@ def rebuild_events(
         if not rows:
             continue
         pending = events.last_pending_run(conn, config, [sid], start, config.min_duration + config.step)
-        points = [(r[0], float(str(r[1])), bool(r[2])) for r in rows]
-        touched += events.advance({}, pending, sid, points, config=config, version=int(str(rows[-1][3])))  # type: ignore[arg-type]
+        points = [(r[0], float(r[1]), bool(r[2])) for r in rows]
+        touched += events.advance({}, pending, sid, points, config=config, version=int(rows[-1][3]))
     events.save(conn, config, touched)
     for sid, started, ended, feedback, note, at in old:
         if feedback is not None:

@@ -6,14 +6,13 @@ import io
 from datetime import UTC, datetime
 
 import numpy as np
-import psycopg
 
+from tsmon.db import Conn
 from tsmon.detection import BaseDetector
-from tsmon.scoring._fetch import fetch_windows
 from tsmon.scoring.configs import DetectionConfig
 from tsmon.scoring.models import Model
+from tsmon.windows.reader import fetch_windows
 
-Conn = psycopg.Connection[tuple[object, ...]]
 CONTEXT_POINTS = BaseDetector.scoring_context  # what detectors that look back get; scores not written
 _COPY = (
     "COPY tsmon.anomaly_scores (time, series_id, config_id, detector, model_version, score, expected, lower, "

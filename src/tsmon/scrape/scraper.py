@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import httpx
 
 from tsmon.ingest.batch import ParseResult, canonical_labels
+from tsmon.ingest.exposition import parse_exposition
 from tsmon.scrape.config import ScrapeJob, Target
-from tsmon.scrape.exposition import parse_exposition
 
 ACCEPT = "text/plain;version=0.0.4;q=0.9,application/openmetrics-text;version=1.0.0;q=0.5,*/*;q=0.1"
 

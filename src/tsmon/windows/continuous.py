@@ -7,10 +7,10 @@ import time
 import psycopg
 from psycopg import sql
 
+from tsmon.db import Conn
 from tsmon.windows.definitions import RESOLUTIONS, aggregate_query
 from tsmon.windows.retention import RetentionSettings
 
-Conn = psycopg.Connection[tuple[object, ...]]
 SAMPLES = sql.Identifier("tsmon", "samples")
 
 
@@ -49,7 +49,7 @@ def _policy_in_place(conn: Conn, proc: str, relation: str, wanted: dict[str, str
     ).fetchone()
     if row is None:
         return False
-    config = dict(row[0])  # type: ignore[call-overload]
+    config = dict(row[0])
     config["schedule_interval"] = str(row[1])
     for key, value in wanted.items():
         same = conn.execute("SELECT %s::interval = %s::interval", (config.get(key), value)).fetchone()

@@ -6,19 +6,17 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-import psycopg
-
+from tsmon.db import Conn
 from tsmon.windows import continuous, maintained
 from tsmon.windows.retention import RetentionSettings
 
 log = logging.getLogger("tsmon.windows")
-Conn = psycopg.Connection[tuple[object, ...]]
 Engine = Literal["continuous_aggregates", "tsmon"]
 
 
 def current_engine(conn: Conn) -> Engine | None:
     row = conn.execute("SELECT engine FROM tsmon.windows_engine").fetchone()
-    return None if row is None else row[0]  # type: ignore[return-value]
+    return None if row is None else row[0]
 
 
 def wanted_engine(conn: Conn, setting: str) -> Engine:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import psycopg
 from psycopg import sql
 
+from tsmon.db import Conn
 from tsmon.windows.definitions import BY_NAME, COLUMNS, RESOLUTIONS, Resolution, aggregate_query, floor_time
 from tsmon.windows.retention import RetentionSettings
 
-Conn = psycopg.Connection[tuple[object, ...]]
 SAMPLES = sql.Identifier("tsmon", "samples")
 # Shared by writers (tsmon.note_samples_written), exclusive here: see sql/45_windows_write.sql.
 WRITE_LOCK = 7631001
@@ -158,7 +157,7 @@ def refresh(
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
         marks: dict[str, datetime | None] = dict(
-            conn.execute("SELECT resolution, watermark FROM tsmon.window_watermarks").fetchall()  # type: ignore[arg-type]
+            conn.execute("SELECT resolution, watermark FROM tsmon.window_watermarks").fetchall()
         )
         rows = conn.execute("DELETE FROM tsmon.window_invalidations RETURNING lo, hi").fetchall()
         report.invalidations = len(rows)

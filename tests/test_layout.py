@@ -1,0 +1,63 @@
+"""The tree stays navigable: tests mirror src/, the README maps every module, unit runs need no database."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+SRC = REPO / "src" / "tsmon"
+README = (REPO / "README.md").read_text()
+# Test folders for top-level folders of the repository rather than packages of src/tsmon.
+EXTRA_TEST_DIRS = {"sql"}
+
+
+def _packages() -> list[str]:
+    return sorted(p.parent.name for p in SRC.glob("*/__init__.py"))
+
+
+def _source_map() -> dict[str, str]:
+    """Rows of the README's source-layout table: package or module -> its description."""
+    section = README[README.index("### Source layout") :]
+    section = section[: section.index("\n## ")]
+    return dict(re.findall(r"^\| `([a-z_]+/|[a-z_]+\.py)` \| (.*) \|$", section, flags=re.MULTILINE))
+
+
+def test_readme_source_map_names_every_package_and_module() -> None:
+    rows = _source_map()
+    for package in _packages():
+        assert f"{package}/" in rows, f"README's source layout has no row for {package}/"
+        modules = sorted(p.stem for p in (SRC / package).glob("[a-z]*.py") if p.stem != "__init__")
+        for module in modules:
+            assert f"`{module}`" in rows[f"{package}/"], f"README's row for {package}/ does not name {module}"
+    for module in sorted(
+        p.name for p in SRC.glob("[a-z]*.py") if p.stem != "__init__" and p.stem != "__main__"
+    ):
+        assert module in rows, f"README's source layout has no row for {module}"
+
+
+def test_tests_mirror_src() -> None:
+    test_dirs = {p.parent.name for p in (REPO / "tests").glob("*/__init__.py")}
+    assert test_dirs - set(_packages()) <= EXTRA_TEST_DIRS, "a test folder with no package of src/tsmon"
+    untested = [p for p in _packages() if p not in test_dirs]
+    assert not untested, f"packages without a tests/<package>/ folder: {untested}"
+
+
+def test_unit_run_starts_no_database(tmp_path: object) -> None:
+    # An unreachable database URL: any attempt to use it fails the run.
+    env = {**os.environ, "TSMON_TEST_DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1"}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-m", "not db", "-p", "no:cacheprovider", "tests/ingest"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "deselected" in run.stdout  # the database tests of tests/ingest were there and left out
+    assert "tsmon test database" not in run.stdout

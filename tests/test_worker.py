@@ -1,0 +1,166 @@
+"""Worker jobs against the real database, and how the scheduler registers them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+from psycopg_pool import ConnectionPool
+
+from tsmon.scrape.host import collect_host_samples
+from tsmon.settings import Settings
+from tsmon.worker import (
+    WorkerContext,
+    WorkerMetrics,
+    build_scheduler,
+    collect_host_metrics,
+    record_own_metrics,
+)
+
+
+@pytest.fixture
+def ctx(settings: Settings, db_url: str) -> Iterator[WorkerContext]:
+    pool = ConnectionPool(db_url, min_size=1, max_size=2, kwargs={"autocommit": True}, open=True)
+    yield WorkerContext(settings, pool, WorkerMetrics(), instance="test-host")
+    pool.close()
+
+
+def test_host_samples_cover_the_basics() -> None:
+    names = {name for name, _, _ in collect_host_samples("h")}
+    for expected in (
+        "node_cpu_seconds_total",
+        "node_load1",
+        "node_memory_MemAvailable_bytes",
+        "node_filesystem_avail_bytes",
+        "node_network_receive_bytes_total",
+    ):
+        assert expected in names
+    assert all(
+        labels["instance"] == "h" and labels["job"] == "node" for _, labels, _ in collect_host_samples("h")
+    )
+
+
+def test_host_metrics_job_stores_samples(ctx: WorkerContext, db_url: str) -> None:
+    collect_host_metrics(ctx)
+    collect_host_metrics(ctx)
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            """SELECT count(DISTINCT time), count(*) FROM tsmon.metric_samples
+               WHERE metric = 'node_memory_MemTotal_bytes' AND labels @> '{"instance": "test-host"}'"""
+        ).fetchone()
+    assert rows == (2, 2)
+
+
+def test_job_outcomes_are_counted_and_stored(ctx: WorkerContext, db_url: str) -> None:
+    scheduler = build_scheduler(ctx, BackgroundScheduler(), scrape_jobs=[])
+    jobs = {j.id: j for j in scheduler.get_jobs()}
+    assert set(jobs) == {"collect_host_metrics", "record_own_metrics", "maintain_windows", "run_detection"}
+    for job in jobs.values():
+        assert job.coalesce is True and job.max_instances == 1 and job.misfire_grace_time > 0
+    scheduler.start()
+    try:
+        with psycopg.connect(db_url) as conn:
+            for _ in range(100):
+                n = conn.execute(
+                    "SELECT count(*) FROM tsmon.metric_samples WHERE metric = 'node_load1'"
+                ).fetchone()
+                if n and n[0]:
+                    break
+                time.sleep(0.1)
+    finally:
+        scheduler.shutdown(wait=True)
+    ok = ctx.metrics.runs.labels("collect_host_metrics", "ok")._value.get()
+    assert ok >= 1
+    record_own_metrics(ctx)
+    with psycopg.connect(db_url) as conn:
+        stored = conn.execute(
+            """SELECT value FROM tsmon.metric_samples WHERE metric = 'tsmon_job_runs_total'
+               AND labels @> '{"job": "tsmon-worker", "job_id": "collect_host_metrics", "outcome": "ok"}'
+               ORDER BY time DESC LIMIT 1"""
+        ).fetchone()
+    assert stored is not None and stored[0] >= 1
+
+
+def test_maintain_windows_folds_late_data(ctx: WorkerContext, db_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tsmon.ingest.batch import SampleBatch, datetime_to_us
+    from tsmon.ingest.writer import SampleWriter, SeriesCache
+    from tsmon.schema import migrate
+    from tsmon.worker import maintain_windows
+
+    now = datetime.now(UTC)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        migrate(conn, Settings(windows_engine="tsmon"))  # the job only acts for tsmon-maintained windows
+        writer = SampleWriter(conn, SeriesCache(10))
+        writer.write(SampleBatch(["w"], ["{}"], [datetime_to_us(now - timedelta(hours=2))], [1.0]))
+        maintain_windows(ctx)
+        writer.write(SampleBatch(["w"], ["{}"], [datetime_to_us(now - timedelta(hours=3))], [3.0]))  # late
+        assert conn.execute("SELECT count(*) FROM tsmon.window_invalidations").fetchone() == (1,)
+        maintain_windows(ctx)
+        assert conn.execute("SELECT count(*) FROM tsmon.window_invalidations").fetchone() == (0,)
+        assert conn.execute("SELECT sum(count), sum(sum) FROM tsmon._windows_1m").fetchone() == (2, 4.0)
+    assert 0 < ctx.metrics.windows_lag._value.get() < 180
+
+
+def failing_job(ctx: WorkerContext) -> None:
+    raise RuntimeError("boom")
+
+
+def test_detection_and_job_health_become_own_metrics(ctx: WorkerContext, db_url: str) -> None:
+    """Runs, failures, misses, durations, windows scored and lag per config land in tsmon.samples."""
+    from datetime import UTC, datetime, timedelta
+
+    from tsmon.ingest.batch import SampleBatch, canonical_labels, datetime_to_us
+    from tsmon.ingest.writer import SampleWriter, SeriesCache
+    from tsmon.scoring.configs import apply_yaml
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        batch = SampleBatch()
+        for m in range(180, 0, -1):
+            t = datetime_to_us(now - timedelta(minutes=m))
+            batch.append("own_load", canonical_labels({"host": "h1"}), t, 5.0 + m % 7)
+        SampleWriter(conn, SeriesCache(10)).write(batch)
+        apply_yaml(
+            conn, "configs:\n  - {name: own-load, metric: own_load, detector: mad, training_window: 1d}\n"
+        )
+    scheduler = build_scheduler(ctx, BackgroundScheduler(timezone=UTC), scrape_jobs=[])
+    scheduler.add_job(failing_job, args=[ctx], id="failing_job", next_run_time=datetime.now(UTC))
+    scheduler.add_job(
+        failing_job,
+        "date",
+        args=[ctx],
+        id="late_job",
+        run_date=now - timedelta(minutes=5),
+        misfire_grace_time=1,
+    )
+    scheduler.start()
+    try:
+        for _ in range(200):
+            scored = ctx.metrics.windows_scored.labels("own-load")._value.get()
+            if scored and ctx.metrics.missed.labels("late_job")._value.get():
+                break
+            time.sleep(0.1)
+    finally:
+        scheduler.shutdown(wait=True)
+    record_own_metrics(ctx)
+    own = """SELECT value FROM tsmon.metric_samples WHERE metric = %s AND labels @> %s::jsonb
+             ORDER BY time DESC LIMIT 1"""
+    expected = {
+        ("tsmon_job_runs_total", '{"job_id": "run_detection", "outcome": "ok"}'): lambda v: v >= 1,
+        ("tsmon_job_runs_total", '{"job_id": "failing_job", "outcome": "error"}'): lambda v: v == 1,
+        ("tsmon_job_missed_total", '{"job_id": "late_job"}'): lambda v: v == 1,
+        ("tsmon_job_duration_seconds_count", '{"job_id": "run_detection"}'): lambda v: v >= 1,
+        ("tsmon_detection_windows_scored_total", '{"config": "own-load"}'): lambda v: v == 60,
+        # Every complete window is scored: only the minute still inside its grace can wait.
+        ("tsmon_detection_lag_seconds", '{"config": "own-load"}'): lambda v: 0 <= v <= 15,
+    }
+    with psycopg.connect(db_url) as conn:
+        for (metric, labels), check in expected.items():
+            row = conn.execute(own, (metric, labels)).fetchone()
+            assert row is not None, f"{metric} {labels} not stored"
+            assert check(float(row[0])), f"{metric} {labels} = {row[0]}"
