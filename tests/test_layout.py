@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -61,3 +62,58 @@ def test_unit_run_starts_no_database(tmp_path: object) -> None:
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "deselected" in run.stdout  # the database tests of tests/ingest were there and left out
     assert "tsmon test database" not in run.stdout
+
+
+# Floors, bottom up (../shared/docs/architecture.md): a package imports only from floors below its own.
+FLOORS = {
+    "__version__": 1,
+    "settings": 1,
+    "errors": 1,
+    "detection": 1,
+    "db": 2,
+    "processes": 2,
+    "ingest": 3,
+    "windows": 3,
+    "schema": 4,  # the orchestrator: migrations, then the windows for the edition
+    "scoring": 4,
+    "scrape": 4,
+    "demo": 4,
+    "grafana": 4,
+    "evaluation": 5,  # runs the worker's own code (scoring) over a corpus
+    "api": 6,
+    "worker": 6,
+    "cli": 7,
+    "__main__": 8,
+}
+
+
+def _imports() -> dict[str, set[str]]:
+    """Top-level unit (package or module of src/tsmon) -> the other units it imports."""
+    found: dict[str, set[str]] = {}
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC)
+        unit = rel.parts[0] if len(rel.parts) > 1 else rel.stem
+        for node in ast.walk(ast.parse(path.read_text())):
+            names: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "tsmon":
+                names = [f"tsmon.{a.name}" for a in node.names] if node.module == "tsmon" else [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names if a.name.split(".")[0] == "tsmon"]
+            for name in names:
+                parts = name.split(".")
+                if len(parts) > 1 and parts[1] != unit:
+                    found.setdefault(unit, set()).add(parts[1])
+    return found
+
+
+def test_packages_import_only_from_floors_below() -> None:
+    imports = _imports()
+    unplaced = sorted((set(imports) | {u for deps in imports.values() for u in deps}) - set(FLOORS))
+    assert not unplaced, f"units with no floor in FLOORS (place them): {unplaced}"
+    upward = sorted(
+        f"{unit} (floor {FLOORS[unit]}) imports {dep} (floor {FLOORS[dep]})"
+        for unit, deps in imports.items()
+        for dep in deps
+        if FLOORS[dep] >= FLOORS[unit]
+    )
+    assert not upward, "imports that go sideways or up a floor:\n" + "\n".join(upward)
