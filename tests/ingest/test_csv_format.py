@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tsmon.errors import InputFileError
 from tsmon.ingest.batch import SampleBatch, canonical_labels, datetime_to_us, us_to_datetime
-from tsmon.ingest.csv_format import format_csv, parse_rows, parse_time
+from tsmon.ingest.csv_format import format_csv, parse_csv_text, parse_rows, parse_time
 
 label_names = st.text(
     alphabet=st.characters(codec="utf-8", exclude_characters="\ufffd"), min_size=1, max_size=8
@@ -105,3 +105,14 @@ def test_invalid_utf8_row_is_rejected() -> None:
     raw = ["time,metric,labels,value\n", b"2026-01-01T00:00:00Z,c\xffpu,,1\n".decode("utf-8", "replace")]
     rows = list(parse_rows(raw))
     assert rows[0].error == "not valid UTF-8 text"
+
+
+def test_duplicate_label_names_reject_the_row() -> None:
+    text = (
+        "time,metric,labels,value\n"
+        '1700000000,up,"{""job"": ""a"", ""job"": ""b""}",1\n'
+        '1700000000,up,"{""job"": ""c""}",2\n'
+    )
+    result = parse_csv_text(text)
+    assert [str(r) for r in result.rejections] == ["line 2: duplicate label name 'job'"]
+    assert result.batch.labels == ['{"job":"c"}']

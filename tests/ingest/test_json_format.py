@@ -95,3 +95,17 @@ def test_malformed_body_is_one_rejection() -> None:
     parsed = parse_json('[{"metric": "a", "points": [[1, 2]]}, {oops}]')
     assert len(parsed.batch) == 1
     assert [r.where for r in parsed.rejections] == ["body"]
+
+
+def test_duplicate_label_names_reject_the_series_and_keep_the_rest() -> None:
+    body = (
+        '[{"metric": "up", "labels": {"job": "a", "job": "b"}, "points": [[1700000000, 1], [1700000060, 1]]},'
+        ' {"metric": "up", "labels": {"job": "c"}, "points": [[1700000000, 2]]},'
+        ' {"metric": "up", "metric": "down", "points": [[1700000000, 3]]}]'
+    )
+    result = parse_json(body)
+    assert [(r.where, r.reason, r.code, r.samples) for r in result.rejections] == [
+        ("series #0 (line 1) (up)", "duplicate label name 'job'", "duplicate_label_names", 2),
+        ("series #2 (line 1)", "key 'metric' appears more than once", "duplicate_keys", 1),
+    ]
+    assert result.batch.labels == ['{"job":"c"}'] and result.batch.values == [2.0]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -12,6 +15,24 @@ UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def canonical_labels(labels: dict[str, str]) -> str:
     """The one text form of a label set: sorted keys, compact JSON. Used as the series cache key."""
     return json.dumps(labels, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class JsonObject(dict[str, Any]):
+    """A decoded JSON object that remembers the keys it had more than once (json keeps the last)."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+def json_object(pairs: Sequence[tuple[str, Any]]) -> JsonObject:
+    """``object_pairs_hook`` for json: duplicate keys are kept visible instead of silently merged.
+
+    Labels with a repeated name are an error in every protocol (remote write and line protocol
+    refuse them); JSON decoders would quietly keep the last value.
+    """
+    obj = JsonObject(pairs)
+    if len(obj) < len(pairs):
+        obj.duplicates = tuple(sorted(k for k, n in Counter(k for k, _ in pairs).items() if n > 1))
+    return obj
 
 
 def datetime_to_us(dt: datetime) -> int:

@@ -12,12 +12,14 @@ from datetime import datetime
 
 from tsmon.errors import InputFileError
 from tsmon.ingest.batch import (
+    JsonObject,
     ParseResult,
     Rejection,
     SampleBatch,
     canonical_labels,
     datetime_to_us,
     guess_epoch_to_us,
+    json_object,
     us_to_datetime,
 )
 
@@ -57,11 +59,13 @@ def parse_labels(text: str, cache: dict[str, str]) -> str:
         labels: object = {}
     else:
         try:
-            labels = json.loads(text)
+            labels = json.loads(text, object_pairs_hook=json_object)
         except json.JSONDecodeError as exc:
             raise ValueError(f"labels are not valid JSON ({exc.msg}, column {exc.colno})") from exc
     if not isinstance(labels, dict):
         raise ValueError('labels must be a JSON object like {"host": "web1"}')
+    if isinstance(labels, JsonObject) and labels.duplicates:
+        raise ValueError(f"duplicate label name {labels.duplicates[0]!r}")
     for k, v in labels.items():
         if not k:
             raise ValueError("a label name is empty")

@@ -9,16 +9,18 @@ from datetime import datetime
 from typing import Any
 
 from tsmon.ingest.batch import (
+    JsonObject,
     ParseResult,
     Rejection,
     SampleBatch,
     canonical_labels,
     datetime_to_us,
     guess_epoch_to_us,
+    json_object,
     us_to_datetime,
 )
 
-_DECODER = json.JSONDecoder()
+_DECODER = json.JSONDecoder(object_pairs_hook=json_object)
 _SEPARATORS = " \t\r\n,"
 
 
@@ -99,6 +101,10 @@ def add_series(obj: Any, where: str, out: ParseResult) -> None:
         out.rejections.append(Rejection(where, "expected an object {metric, labels, points}"))
         return
     metric, labels, points = obj.get("metric"), obj.get("labels", {}), obj.get("points")
+    if isinstance(obj, JsonObject) and obj.duplicates:
+        reason = f"key {obj.duplicates[0]!r} appears more than once"
+        out.rejections.append(Rejection(where, reason, "duplicate_keys"))
+        return
     if not isinstance(metric, str) or not metric:
         out.rejections.append(Rejection(where, '"metric" must be a non-empty string'))
         return
@@ -109,6 +115,10 @@ def add_series(obj: Any, where: str, out: ParseResult) -> None:
         return
     if not isinstance(points, list):
         out.rejections.append(Rejection(where, '"points" must be a list of [timestamp, value] pairs'))
+        return
+    if isinstance(labels, JsonObject) and labels.duplicates:
+        reason = f"duplicate label name {labels.duplicates[0]!r}"
+        out.rejections.append(Rejection(f"{where} ({metric})", reason, "duplicate_label_names", len(points)))
         return
     key = canonical_labels(labels)
     where = f"{where} ({metric}{key})"
