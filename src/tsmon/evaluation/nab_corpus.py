@@ -16,6 +16,8 @@ from tsmon.errors import TsmonError
 FloatArray = npt.NDArray[np.float64]
 WINDOWS_FILE = Path("labels") / "combined_windows.json"
 _STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+# A label key names <family>/<file>.csv: two plain names, never a path that leaves the corpus.
+_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*/[A-Za-z0-9_][A-Za-z0-9_.-]*\.csv$")
 
 
 class NabCorpusError(TsmonError):
@@ -40,6 +42,22 @@ class NabFile:
     def probation(self) -> int:
         """Rows NAB ignores at the start: min(floor(0.15 N), 750)."""
         return min(int(0.15 * len(self.values)), 750)
+
+
+def path_under(root: Path, key: str) -> Path:
+    """``root / key`` for a label key ``<family>/<file>.csv``, refusing anything that would leave ``root``.
+
+    Keys come from a label file someone else wrote: ``../`` or an absolute key must not make
+    tsmon read or write outside the corpus (``--data``) or the results folder (``--out``),
+    symbolic links included.
+    """
+    if not _KEY.fullmatch(key) or ".." in key.split("/"):
+        raise NabCorpusError(f"label key {key!r} is not <family>/<file>.csv inside the corpus")
+    base = root.resolve()
+    path = (base / key).resolve()
+    if not path.is_relative_to(base):
+        raise NabCorpusError(f"label key {key!r} leads outside {root} (to {path})")
+    return path
 
 
 def monotone(times: FloatArray) -> FloatArray:
@@ -107,7 +125,7 @@ def load_corpus(root: Path, *, only: list[str] | None = None) -> list[NabFile]:
     for key in sorted(labels):
         if only and not any(s in key for s in only):
             continue
-        path = root / "data" / key
+        path = path_under(root / "data", key)
         if not path.is_file():
             raise NabCorpusError(f"{path}: listed in {WINDOWS_FILE} but missing")
         stamps, times, values = read_data_file(path, key)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from tsmon.evaluation.metrics import auc_pr, vus_pr
-from tsmon.evaluation.nab_corpus import FloatArray, NabFile
+from tsmon.evaluation.nab_corpus import FloatArray, NabFile, path_under
 from tsmon.evaluation.nab_scorer import PROFILES, score_corpus
 from tsmon.evaluation.replay import DetectorSpec, replay
 
@@ -70,7 +70,7 @@ def run_corpus(
 def write_results(out: Path, files: Sequence[NabFile], runs: Sequence[FileRun]) -> None:
     """``<out>/<family>/<file>.csv``: timestamp, anomaly_score and surprise (``-log10(1 - score)``, exact)."""
     for file, run in zip(files, runs, strict=True):
-        path = out / file.key
+        path = path_under(out, file.key)
         path.parent.mkdir(parents=True, exist_ok=True)
         scores = -np.expm1(-math.log(10.0) * run.surprise)
         with path.open("w", newline="") as fh:
