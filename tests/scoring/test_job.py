@@ -151,10 +151,16 @@ def test_events_are_notified_and_feedback_moves_the_threshold(conn: Conn, db_url
     assert [n["event"] for n in notes] == ["open", "close"]
     anomaly_id = notes[0]["anomaly_id"]
     assert give_feedback(conn, anomaly_id, "false", "deploy") == ("false_positive", pytest.approx(0.991))
-    assert give_feedback(conn, anomaly_id, "true")[1] == pytest.approx(0.9905)
+    for _ in range(10):  # a verdict acts once, however often it is given
+        assert give_feedback(conn, anomaly_id, "false")[1] == pytest.approx(0.991)
+    assert give_feedback(conn, anomaly_id, "ignore")[1] == pytest.approx(0.991)  # the same effect
+    # Changing the verdict undoes the false alarm's raise; a confirmation never goes below the floor.
+    assert give_feedback(conn, anomaly_id, "true")[1] == pytest.approx(0.99)
     for _ in range(5):
         give_feedback(conn, anomaly_id, "true")
     assert load_configs(conn)[0].threshold == pytest.approx(0.99)  # never below the configured floor
+    assert give_feedback(conn, anomaly_id, "false")[1] == pytest.approx(0.991)
+    assert give_feedback(conn, anomaly_id, "true")[1] == pytest.approx(0.99)
     precision = conn.execute(
         "SELECT events, true_positives, precision FROM tsmon.detection_precision"
     ).fetchone()

@@ -11,6 +11,16 @@ FEEDBACK = {"true": "true_positive", "false": "false_positive", "ignore": "ignor
 # never below the configured sensitivity (the floor).
 RAISE_STEP = 0.001
 LOWER_STEP = 0.0005
+# The config's threshold_raise is the sum of its events' verdicts (each +RAISE_STEP or -LOWER_STEP),
+# clamped to [0, MAX_THRESHOLD - sensitivity]: a verdict acts once however often it is given, and
+# changing it replaces its effect, whatever order verdicts come in.
+_RECOMPUTE = (
+    "UPDATE tsmon.detection_configs c SET threshold_raise = greatest(0, least(coalesce(("
+    "  SELECT sum(CASE a.feedback WHEN 'true_positive' THEN -%(lower)s ELSE %(raise)s END)"
+    "  FROM tsmon.anomalies a WHERE a.config_id = c.id AND a.feedback IS NOT NULL), 0),"
+    " %(max)s - c.sensitivity)), updated_at = now() "
+    "WHERE c.id = %(config)s RETURNING least(c.sensitivity + c.threshold_raise, %(max)s)"
+)
 
 
 class FeedbackError(TsmonError):
@@ -25,18 +35,14 @@ def give_feedback(conn: Conn, anomaly_id: int, verdict: str, note: str | None = 
     with conn.transaction():
         row = conn.execute(
             "UPDATE tsmon.anomalies SET feedback = %s, feedback_note = %s, feedback_at = now(), "
-            "updated_at = now() "
-            "WHERE id = %s RETURNING config_id",
+            "updated_at = now() WHERE id = %s RETURNING config_id",
             (feedback, note, anomaly_id),
         ).fetchone()
         if row is None:
             raise FeedbackError(f"no anomaly with id {anomaly_id}")
-        delta = RAISE_STEP if feedback != "true_positive" else -LOWER_STEP
-        threshold = conn.execute(
-            "UPDATE tsmon.detection_configs SET threshold_raise = "
-            "greatest(0, least(threshold_raise + %s, %s - sensitivity)), updated_at = now() "
-            "WHERE id = %s RETURNING least(sensitivity + threshold_raise, %s)",
-            (delta, MAX_THRESHOLD, row[0], MAX_THRESHOLD),
-        ).fetchone()
+        # Serialises concurrent verdicts on one config: the sum is read after the row lock.
+        conn.execute("SELECT 1 FROM tsmon.detection_configs WHERE id = %s FOR UPDATE", (row[0],))
+        params = {"lower": LOWER_STEP, "raise": RAISE_STEP, "max": MAX_THRESHOLD, "config": row[0]}
+        threshold = conn.execute(_RECOMPUTE, params).fetchone()
     assert threshold is not None
     return feedback, float(threshold[0])
