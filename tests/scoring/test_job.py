@@ -139,7 +139,7 @@ def test_two_workers_never_hold_the_same_shard(conn: Conn) -> None:
 
 
 def test_bad_config_is_refused_with_its_place() -> None:
-    with pytest.raises(DetectionConfigError, match=r"configs\[0\]: detector must be one of"):
+    with pytest.raises(DetectionConfigError, match=r"configs\[0\] \(x\)\.detector: must be one of"):
         apply_yaml(None, "configs: [{name: x, metric: m, detector: magic}]")  # type: ignore[arg-type]
 
 

@@ -2,30 +2,39 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
+import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from tsmon.db import Conn
-from tsmon.detection import DETECTORS
-from tsmon.errors import TsmonError
+from tsmon.scoring.config_file import (
+    DEFAULT_DETECTOR,
+    MATCH_OPS,
+    STEP,
+    DetectionConfigError,
+    load_document,
+    validate,
+)
 
-MATCH_OPS = {"=": "=", "!=": "<>", "=~": "~", "!~": "!~"}
-STEP = {"1m": timedelta(minutes=1), "1h": timedelta(hours=1)}
+__all__ = [
+    "DEFAULT_DETECTOR",
+    "MATCH_OPS",
+    "MAX_THRESHOLD",
+    "STEP",
+    "DetectionConfig",
+    "DetectionConfigError",
+    "apply_default_configs",
+    "apply_default_configs_if_none",
+    "apply_yaml",
+    "load_configs",
+]
 MAX_THRESHOLD = 0.9999
-# The detector a config gets when it names none (also the column default, migrations/0006).
-DEFAULT_DETECTOR = "onset"
-
-
-class DetectionConfigError(TsmonError):
-    """A detection config (YAML or row) is invalid; the message names the config and field."""
 
 
 @dataclass(frozen=True)
@@ -70,56 +79,29 @@ class DetectionConfig:
 
 _FIELDS = {f for f in DetectionConfig.__dataclass_fields__ if f != "id"}
 _JSON = {"matchers", "params", "alert_labels"}
-_INTERVALS = {"training_window", "retrain_every", "schedule", "min_duration"}
-_DURATION = re.compile(r"^(\d+)\s*(s|m|h|d|w)$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-def _interval(value: object, where: str) -> timedelta:
-    m = _DURATION.match(str(value).strip())
-    if not m:
-        raise DetectionConfigError(f"{where}: {value!r} is not a duration like 30s, 5m, 1h, 7d")
-    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-
-
-def validate(raw: dict[str, Any], where: str) -> dict[str, Any]:
-    """Check one config mapping (from YAML) and normalise it to column values."""
-    unknown = set(raw) - _FIELDS
-    if unknown:
-        raise DetectionConfigError(f"{where}: unknown keys {sorted(unknown)}")
-    for key in ("name", "metric"):
-        if not isinstance(raw.get(key), str) or not raw[key]:
-            raise DetectionConfigError(f"{where}: {key} is required")
-    out = dict(raw)
-    if out.get("detector", DEFAULT_DETECTOR) not in DETECTORS:
-        raise DetectionConfigError(f"{where}: detector must be one of {sorted(DETECTORS)}")
-    if out.get("resolution", "1m") not in STEP:
-        raise DetectionConfigError(f"{where}: resolution must be 1m or 1h")
-    for m in out.get("matchers", []):
-        if not isinstance(m, dict) or set(m) != {"label", "op", "value"} or m["op"] not in MATCH_OPS:
-            raise DetectionConfigError(f"{where}: matchers are {{label, op, value}}, op one of = != =~ !~")
+def _check_regexes(conn: Conn, row: dict[str, Any], where: str) -> None:
+    """Compile each regex matcher in PostgreSQL, which runs them (its syntax is not Python's)."""
+    for i, m in enumerate(row.get("matchers", [])):
         if m["op"] in ("=~", "!~"):
             try:
-                re.compile(m["value"])
-            except re.error as exc:
-                raise DetectionConfigError(f"{where}: matcher regex {m['value']!r}: {exc}") from exc
-    for key in _INTERVALS & set(out):
-        out[key] = _interval(out[key], f"{where}.{key}")
-    sensitivity = out.get("sensitivity", 0.99)
-    if not isinstance(sensitivity, int | float) or not 0 < sensitivity < 1:
-        raise DetectionConfigError(f"{where}: sensitivity is a score threshold between 0 and 1, e.g. 0.99")
-    return out
+                with conn.transaction():
+                    conn.execute("SELECT '' ~ %s", (m["value"],))
+            except psycopg.errors.InvalidRegularExpression as exc:
+                msg = f"{where}.matchers[{i}].value: PostgreSQL cannot use the regex {m['value']!r}: "
+                raise DetectionConfigError(msg + str(exc.diag.message_primary)) from exc
 
 
 def apply_yaml(conn: Conn, text: str) -> list[str]:
     """Insert or update (by name) every config in a YAML document `configs: [...]`; returns the names."""
-    doc = yaml.safe_load(text) or {}
-    items = doc.get("configs") if isinstance(doc, dict) else None
-    if not isinstance(items, list):
-        raise DetectionConfigError("expected a mapping with a list under `configs`")
-    rows = [validate(item, f"configs[{i}]") for i, item in enumerate(items)]
+    rows = [validate(item, f"configs[{i}]") for i, item in enumerate(load_document(text))]
+    names = [row["name"] for row in rows]
+    if len(set(names)) != len(names):
+        raise DetectionConfigError("two configs in the file share a name")
     with conn.transaction():
-        for row in rows:
+        for i, row in enumerate(rows):
+            _check_regexes(conn, row, f"configs[{i}] ({row['name']})")
             cols = sorted(row)
             values = [Jsonb(row[c]) if c in _JSON else row[c] for c in cols]
             conn.execute(

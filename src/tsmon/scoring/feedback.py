@@ -7,6 +7,7 @@ from tsmon.errors import TsmonError
 from tsmon.scoring.configs import MAX_THRESHOLD
 
 FEEDBACK = {"true": "true_positive", "false": "false_positive", "ignore": "ignored"}
+MAX_NOTE_CHARS = 2000
 # A false alarm (or an ignored one) raises the threshold a little; a confirmed one lowers it back,
 # never below the configured sensitivity (the floor).
 RAISE_STEP = 0.001
@@ -31,6 +32,8 @@ def give_feedback(conn: Conn, anomaly_id: int, verdict: str, note: str | None = 
     """Record the verdict; returns (feedback, the config's threshold after it)."""
     if verdict not in FEEDBACK:
         raise FeedbackError(f"feedback is one of {', '.join(FEEDBACK)}, not {verdict!r}")
+    if note is not None and len(note) > MAX_NOTE_CHARS:
+        raise FeedbackError(f"the note is {len(note)} characters; at most {MAX_NOTE_CHARS}")
     feedback = FEEDBACK[verdict]
     with conn.transaction():
         row = conn.execute(
