@@ -181,3 +181,33 @@ def test_ingest_role_can_write_but_not_read_or_delete(conn: psycopg.Connection[t
         (1.0,),
         (2.0,),
     ]
+
+
+def test_a_series_the_database_refuses_costs_only_itself(
+    conn: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    # A real database error no limit foresaw (here a constraint the operator added) for one series.
+    conn.execute("ALTER TABLE tsmon.series ADD CONSTRAINT no_forbidden CHECK (metric <> 'forbidden')")
+    batch = _batch(
+        [("forbidden", "{}", T0, 1.0), ("allowed", '{"a":"1"}', T0, 2.0), ("allowed", '{"a":"2"}', T0, 3.0)]
+    )
+    result = SampleWriter(conn, SeriesCache(10)).write(batch)
+    assert result.rows == 2
+    [rejection] = result.rejected
+    assert (rejection.metric, rejection.refusal.code, rejection.samples) == (
+        "forbidden",
+        "database_refused",
+        1,
+    )
+    assert "no_forbidden" in rejection.refusal.reason
+    assert [row[:2] for row in _stored(conn)] == [("allowed", '{"a": "1"}'), ("allowed", '{"a": "2"}')]
+
+
+def test_unstorable_text_is_refused_before_the_database() -> None:
+    limits = Limits()
+    nul = limits.check_series("m", canonical_labels({"k": "a\x00b"}))
+    surrogate = limits.check_series("m\ud800", "{}")
+    assert nul is not None and nul.code == "invalid_characters" and "NUL" in nul.reason
+    assert (
+        surrogate is not None and surrogate.code == "invalid_characters" and "surrogate" in surrogate.reason
+    )

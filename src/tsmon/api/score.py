@@ -26,20 +26,24 @@ from tsmon.scoring.realtime import (
 
 router = APIRouter(dependencies=[Depends(require_token)])
 MAX_POINTS = 100_000
+LATEST_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z: the last time datetime (and ISO 8601) holds
 
 
 class ScoreRequest(BaseModel):
-    series_id: int | None = None
+    series_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
     metric: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     config: str | None = Field(default=None, description="Detection config name; needed when several apply.")
     points: list[tuple[float | str, float]] = Field(description="[[timestamp, value], ...] in time order")
 
 
-def _seconds(ts: float | str) -> float:
-    if isinstance(ts, str):
-        return datetime_to_us(datetime.fromisoformat(ts.replace("Z", "+00:00"))) / 1e6
-    return guess_epoch_to_us(ts) / 1e6
+def _seconds(i: int, ts: float | str) -> float:
+    try:
+        if isinstance(ts, str):
+            return datetime_to_us(datetime.fromisoformat(ts.replace("Z", "+00:00"))) / 1e6
+        return guess_epoch_to_us(ts) / 1e6
+    except (ValueError, OverflowError) as exc:
+        raise HTTPException(400, f"points[{i}][0]: {ts!r} is not an ISO 8601 time or epoch number") from exc
 
 
 def _load_and_score(request: Request, body: ScoreRequest) -> dict[str, Any]:
@@ -69,12 +73,19 @@ def _load_and_score(request: Request, body: ScoreRequest) -> dict[str, Any]:
 def _times(points: list[tuple[float | str, float]]) -> np.ndarray:
     """Epoch seconds of each point: ISO strings, or numbers in s, ms, µs or ns (by magnitude)."""
     if any(isinstance(t, str) for t, _ in points):
-        return np.array([_seconds(t) for t, _ in points], dtype=np.float64)
-    raw = np.array([t for t, _ in points], dtype=np.float64)
-    magnitude = np.abs(raw)
-    # guess_epoch_to_us's rule, vectorised.
-    scale = np.select([magnitude < limit for limit in EPOCH_UNIT_LIMITS], [1.0, 1e-3, 1e-6], 1e-9)
-    return np.asarray(raw * scale, dtype=np.float64)
+        seconds = np.array([_seconds(i, t) for i, (t, _) in enumerate(points)], dtype=np.float64)
+    else:
+        raw = np.array([t for t, _ in points], dtype=np.float64)
+        magnitude = np.abs(raw)
+        # guess_epoch_to_us's rule, vectorised.
+        scale = np.select([magnitude < limit for limit in EPOCH_UNIT_LIMITS], [1.0, 1e-3, 1e-6], 1e-9)
+        seconds = np.asarray(raw * scale, dtype=np.float64)
+    bad = np.flatnonzero(~(np.abs(seconds) <= LATEST_SECONDS))  # NaN compares false: caught too
+    if bad.size:
+        i = int(bad[0])
+        reason = "is not a valid time (finite, before the year 10000)"
+        raise HTTPException(400, f"points[{i}][0]: {points[i][0]!r} {reason}")
+    return seconds
 
 
 def _parse(raw: bytes) -> ScoreRequest:

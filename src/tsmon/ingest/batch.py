@@ -74,7 +74,8 @@ class Rejection:
     samples: int = 1  # how many samples (or input lines) this rejection stands for
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.reason}"
+        # Echoed to the sender: a lone surrogate from its input must not make the answer unencodable.
+        return f"{self.where}: {self.reason}".encode(errors="backslashreplace").decode()
 
 
 @dataclass

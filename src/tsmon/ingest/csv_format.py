@@ -62,6 +62,8 @@ def parse_labels(text: str, cache: dict[str, str]) -> str:
             labels = json.loads(text, object_pairs_hook=json_object)
         except json.JSONDecodeError as exc:
             raise ValueError(f"labels are not valid JSON ({exc.msg}, column {exc.colno})") from exc
+        except RecursionError:
+            raise ValueError("labels are nested more deeply than tsmon decodes") from None
     if not isinstance(labels, dict):
         raise ValueError('labels must be a JSON object like {"host": "web1"}')
     if isinstance(labels, JsonObject) and labels.duplicates:

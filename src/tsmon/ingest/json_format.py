@@ -22,6 +22,44 @@ from tsmon.ingest.batch import (
 
 _DECODER = json.JSONDecoder(object_pairs_hook=json_object)
 _SEPARATORS = " \t\r\n,"
+_OPEN, _CLOSE = "[{", "]}"
+
+
+class TooDeep:
+    """Stands for an element nested more deeply than the decoder recurses; it is skipped, not fatal."""
+
+
+def _value_end(buf: str, pos: int) -> int:
+    """End of the array or object starting at ``pos``, found without recursion; -1 if not in ``buf``."""
+    depth, i, in_string = 0, pos, False
+    while i < len(buf):
+        c = buf[i]
+        if in_string:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in _OPEN:
+            depth += 1
+        elif c in _CLOSE:
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return -1
+
+
+def _decode(buf: str, pos: int) -> tuple[Any, int]:
+    """raw_decode, except that a value nested too deeply for it is skipped whole, as TooDeep."""
+    try:
+        return _DECODER.raw_decode(buf, pos)
+    except RecursionError:
+        end = _value_end(buf, pos) if buf[pos] in _OPEN else -1
+        if end < 0:
+            raise json.JSONDecodeError("a value nested too deeply is not closed", buf, pos) from None
+        return TooDeep(), end
 
 
 def iter_json_objects(chunks: Iterable[str]) -> Iterator[tuple[int, Any]]:
@@ -63,7 +101,7 @@ def iter_json_objects(chunks: Iterable[str]) -> Iterator[tuple[int, Any]]:
         if in_array and buf[pos] == "]":
             return
         try:
-            value, end = _DECODER.raw_decode(buf, pos)
+            value, end = _decode(buf, pos)
         except json.JSONDecodeError as exc:
             if not exhausted and refill():
                 continue
@@ -97,6 +135,9 @@ def _value(v: Any) -> float:
 
 def add_series(obj: Any, where: str, out: ParseResult) -> None:
     """Validate one series object and append its points (bad points rejected one by one)."""
+    if isinstance(obj, TooDeep):
+        out.rejections.append(Rejection(where, "nested more deeply than tsmon decodes", "too_deep"))
+        return
     if not isinstance(obj, dict):
         out.rejections.append(Rejection(where, "expected an object {metric, labels, points}"))
         return

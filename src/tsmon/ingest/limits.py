@@ -11,6 +11,17 @@ from tsmon.settings import Settings
 _JSONB_OVERHEAD_PER_LABEL = 8
 
 
+def unstorable(text: str) -> str | None:
+    """Why PostgreSQL cannot store ``text`` (NUL, or a lone surrogate that is not UTF-8), else None."""
+    if "\x00" in text:
+        return "contains NUL (U+0000), which PostgreSQL text cannot hold"
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        return f"contains {text[exc.start]!r}, a lone surrogate that is not valid UTF-8"
+    return None
+
+
 @dataclass(frozen=True)
 class Refusal:
     code: str
@@ -48,13 +59,21 @@ class Limits:
 
     def check_series(self, metric: str, labels_json: str) -> Refusal | None:
         """None when a new series (metric + canonical labels JSON) is acceptable, else why not."""
+        problem = unstorable(metric)
+        if problem:
+            return Refusal("invalid_characters", f"metric name {problem}")
+        labels: dict[str, str] = json.loads(labels_json)
+        for name, value in labels.items():
+            for what, text in ((f"label name {name[:40]!r}", name), (f"label {name[:40]!r} value", value)):
+                problem = unstorable(text)
+                if problem:
+                    return Refusal("invalid_characters", f"{what} {problem}")
         metric_bytes = len(metric.encode())
         if metric_bytes > self.max_metric_name_bytes:
             return Refusal(
                 "metric_name_too_long",
                 f"metric name is {metric_bytes} bytes; at most {self.max_metric_name_bytes}",
             )
-        labels: dict[str, str] = json.loads(labels_json)
         if len(labels) > self.max_labels_per_series:
             return Refusal("too_many_labels", f"{len(labels)} labels; at most {self.max_labels_per_series}")
         for name, value in labels.items():

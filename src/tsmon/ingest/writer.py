@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import psycopg
 from psycopg import errors
 
-from tsmon.db import Conn
+from tsmon.db import Conn, is_transient
 from tsmon.ingest.batch import SampleBatch, us_to_datetime
 from tsmon.ingest.limits import SERIES_LIMIT_REASONS, Limits, Refusal
 
@@ -155,19 +156,24 @@ class SampleWriter:
         if not valid:
             return found, refused, 0
         valid.sort()  # a stable order for locks taken by concurrent writers
-        with self.conn.transaction():
-            rows = self.conn.execute(
-                "SELECT idx, series_id, created, refused FROM tsmon.resolve_series(%s, %s, %s, %s)",
-                (
-                    [k[0] for k in valid],
-                    [k[1] for k in valid],
-                    self.limits.max_series_per_metric,
-                    self.limits.max_series_total,
-                ),
-            ).fetchall()
+        try:
+            rows = self._resolve_rows(valid)
+        except psycopg.Error as exc:
+            if is_transient(exc):
+                raise
+            # One series the database refuses (an error no limit foresaw) must not cost the
+            # others: resolve them one at a time and refuse only those that fail.
+            rows = []
+            for key in valid:
+                try:
+                    rows += self._resolve_rows([key])
+                except psycopg.Error as one:
+                    if is_transient(one):
+                        raise
+                    message = one.diag.message_primary or type(one).__name__
+                    refused[key] = Refusal("database_refused", f"the database refused the series: {message}")
         created = 0
-        for idx, series_id, was_created, refusal_code in rows:
-            key = valid[int(idx) - 1]
+        for key, series_id, was_created, refusal_code in rows:
             if series_id is None:
                 code = str(refusal_code)
                 limit = (
@@ -182,6 +188,20 @@ class SampleWriter:
             self.cache.put(key, sid)
             created += bool(was_created)
         return found, refused, created
+
+    def _resolve_rows(self, keys: list[SeriesKey]) -> list[tuple[SeriesKey, int | None, bool, str | None]]:
+        """tsmon.resolve_series for ``keys`` in one committed transaction: (key, id, created, refusal)."""
+        with self.conn.transaction():
+            rows = self.conn.execute(
+                "SELECT idx, series_id, created, refused FROM tsmon.resolve_series(%s, %s, %s, %s)",
+                (
+                    [k[0] for k in keys],
+                    [k[1] for k in keys],
+                    self.limits.max_series_per_metric,
+                    self.limits.max_series_total,
+                ),
+            ).fetchall()
+        return [(keys[int(idx) - 1], sid, bool(created), refused) for idx, sid, created, refused in rows]
 
     def _series_ids(self, batch: SampleBatch) -> tuple[np.ndarray, np.ndarray, list[SeriesRejection], int]:
         """Per-row series id (-1 where refused), plus the refused series and how many were created.
