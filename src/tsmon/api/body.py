@@ -31,17 +31,28 @@ async def read_raw(request: Request, limit: int) -> bytes:
 
 
 def gunzip(data: bytes, limit: int) -> bytes:
-    """Decompress without ever holding more than ``limit`` + 1 bytes: a gzip bomb stops at the cap."""
-    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = d.decompress(data, limit + 1)
-    except zlib.error as exc:
-        raise BadBodyError(f"body is not valid gzip: {exc}") from exc
-    if len(out) > limit or d.unconsumed_tail:
-        raise BodyTooLargeError(f"decompressed body is over the {limit}-byte limit")
-    if not d.eof:
-        raise BadBodyError("gzip body is truncated")
-    return out
+    """Decompress every gzip member (``cat a.gz b.gz``, pigz, streaming clients), never holding more
+    than ``limit`` + 1 bytes: a gzip bomb stops at the cap. Bytes after a member that are not
+    another member are an error, not silently dropped."""
+    out = bytearray()
+    rest = data
+    while True:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out += d.decompress(rest, limit + 1 - len(out))
+        except zlib.error as exc:
+            where = f" (member starting at byte {len(data) - len(rest)})" if rest is not data else ""
+            raise BadBodyError(f"body is not valid gzip{where}: {exc}") from exc
+        if len(out) > limit or d.unconsumed_tail:
+            raise BodyTooLargeError(f"decompressed body is over the {limit}-byte limit")
+        if not d.eof:
+            raise BadBodyError("gzip body is truncated")
+        rest = d.unused_data
+        if not rest.strip(b"\x00"):  # end of the body (some writers pad with zeros)
+            return bytes(out)
+        if rest[:2] != b"\x1f\x8b":
+            offset = len(data) - len(rest)
+            raise BadBodyError(f"{len(rest)} bytes after the gzip data at byte {offset} are not gzip")
 
 
 async def read_body(request: Request, limit: int, allowed: frozenset[str] = frozenset({"gzip"})) -> bytes:
