@@ -11,23 +11,26 @@ setup: $(STAMP) provision
 
 # Reinstall only when the dependency list changes; the package itself is installed editable.
 $(STAMP): pyproject.toml
+	@echo "==> dependencies: Python virtualenv in $(VENV)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $@
 
 provision:
+	@echo "==> database server: PostgreSQL + TimescaleDB on this machine (scripts/provision-db)"
 	@scripts/provision-db
 
 # The demo workload (injected anomalies) is on for `make run`: TSMON_DEMO=false make run to skip it.
 run: setup
+	@echo "==> stack: embedded database, migrations, demo backfill, API and worker (tsmon up)"
 	TSMON_DEMO=$${TSMON_DEMO:-true} $(BIN)/tsmon up
 
 stop:
 	$(BIN)/tsmon down
 
 status:
-	$(BIN)/tsmon db status
+	$(BIN)/tsmon status
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

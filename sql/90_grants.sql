@@ -46,3 +46,5 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON tsmon.detection_shards, tsmon.models, ts
     tsmon.detection_rescore TO tsmon_worker;
 GRANT SELECT ON tsmon.detection_precision, tsmon.detection_status TO tsmon_reader, tsmon_worker;
 GRANT EXECUTE ON FUNCTION tsmon.scoring_model(bigint, text, jsonb, text) TO tsmon_ingest, tsmon_worker;
+-- Worker heartbeats: each worker writes its own row.
+GRANT SELECT, INSERT, UPDATE, DELETE ON tsmon.worker_heartbeats TO tsmon_worker;

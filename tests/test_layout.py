@@ -72,6 +72,7 @@ FLOORS = {
     "detection": 1,
     "db": 2,
     "processes": 2,
+    "heartbeats": 3,
     "ingest": 3,
     "windows": 3,
     "schema": 4,  # the orchestrator: migrations, then the windows for the edition

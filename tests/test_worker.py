@@ -57,7 +57,13 @@ def test_host_metrics_job_stores_samples(ctx: WorkerContext, db_url: str) -> Non
 def test_job_outcomes_are_counted_and_stored(ctx: WorkerContext, db_url: str) -> None:
     scheduler = build_scheduler(ctx, BackgroundScheduler(), scrape_jobs=[])
     jobs = {j.id: j for j in scheduler.get_jobs()}
-    assert set(jobs) == {"collect_host_metrics", "record_own_metrics", "maintain_windows", "run_detection"}
+    assert set(jobs) == {
+        "heartbeat",
+        "collect_host_metrics",
+        "record_own_metrics",
+        "maintain_windows",
+        "run_detection",
+    }
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1 and job.misfire_grace_time > 0
     scheduler.start()

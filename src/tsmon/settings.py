@@ -42,6 +42,13 @@ class Settings(BaseSettings):
         default=False, description="Allow a non-loopback bind without TSMON_API_TOKEN (not recommended)."
     )
     api_port: int = Field(default=8428, ge=1, le=65535, description="Port `tsmon serve` binds.")
+    api_keepalive_seconds: int = Field(
+        default=330,
+        ge=1,
+        description="Idle keep-alive connections are kept this long: longer than senders keep theirs "
+        "(Prometheus remote write 5 min), so the sender always closes first and never writes into a "
+        "connection the server just closed.",
+    )
     api_token: SecretStr | None = Field(
         default=None,
         description="Token the write endpoints require (Token/Bearer, Basic password or ?p=); "

@@ -18,6 +18,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from psycopg_pool import ConnectionPool
 
+from tsmon import heartbeats
 from tsmon.ingest.batch import ParseResult, SampleBatch, canonical_labels, datetime_to_us
 from tsmon.ingest.limits import Limits
 from tsmon.ingest.service import IngestMetrics, IngestService
@@ -43,6 +44,7 @@ DETECTION_INTERVAL_S = 5
 DETECTION_LEASE = timedelta(minutes=2)
 DETECTION_BUDGET_S = 60  # a run stops leasing after this; the next run (coalesced) goes on
 WINDOWS_INTERVAL_S = 60
+HEARTBEAT_INTERVAL_S = 15
 
 
 @dataclass
@@ -89,6 +91,8 @@ class WorkerContext:
     instance: str = field(default_factory=host_name)
     owner: str = field(default_factory=lambda: f"{host_name()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
     models: ModelCache = field(default_factory=ModelCache)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    jobs: list[str] = field(default_factory=list)
     ingest: IngestService = field(init=False)
     http: httpx.Client = field(init=False)
 
@@ -108,6 +112,15 @@ class WorkerContext:
 
 
 # -- jobs (module-level, registered by reference) ------------------------------------------------
+def heartbeat(ctx: WorkerContext) -> None:
+    """Say this worker is alive (its first run is what `tsmon up` waits for)."""
+    with ctx.pool.connection() as conn:
+        me = heartbeats.Heartbeat(
+            ctx.owner, ctx.instance, os.getpid(), ctx.started_at, datetime.now(UTC), ctx.jobs
+        )
+        heartbeats.beat(conn, me)
+
+
 def collect_host_metrics(ctx: WorkerContext) -> None:
     """Read this host's metrics and store them."""
     with ctx.metrics.duration.labels("collect_host_metrics").time():
@@ -221,6 +234,7 @@ def build_scheduler(
             next_run_time=datetime.now(UTC),
         )
 
+    every(HEARTBEAT_INTERVAL_S, heartbeat, "heartbeat")
     every(HOST_METRICS_INTERVAL_S, collect_host_metrics, "collect_host_metrics")
     every(OWN_METRICS_INTERVAL_S, record_own_metrics, "record_own_metrics")
     every(WINDOWS_INTERVAL_S, maintain_windows, "maintain_windows")
@@ -245,6 +259,7 @@ def build_scheduler(
             log.error("job %s failed: %s", event.job_id, event.exception)
 
     scheduler.add_listener(on_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+    ctx.jobs[:] = [j.id for j in scheduler.get_jobs()]
     return scheduler
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -50,7 +51,7 @@ def api_without_db(tmp_path: Path) -> Iterator[str]:
 
 
 def test_health_and_readiness(api: str) -> None:
-    assert httpx.get(f"{api}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{api}/healthz").json() == {"status": "ok", "pid": os.getpid()}
     ready = httpx.get(f"{api}/readyz")
     assert ready.status_code == 200 and ready.json() == {"status": "ready"}
 

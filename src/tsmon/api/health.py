@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -16,8 +18,9 @@ RETRY_AFTER_SECONDS = "5"
 
 
 @router.get("/healthz")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+async def healthz() -> dict[str, str | int]:
+    # The pid lets `tsmon up` tell its own API from another server already on the port.
+    return {"status": "ok", "pid": os.getpid()}
 
 
 def _ping(pool: ConnectionPool) -> None:

@@ -33,7 +33,17 @@ def main() -> None:
 
 
 # Registered after `cli` exists: each module adds its commands to it.
-from tsmon.cli import database, demo, detection, evaluate, grafana, ingest, processes, windows  # noqa: E402
+from tsmon.cli import (  # noqa: E402
+    database,
+    demo,
+    detection,
+    evaluate,
+    grafana,
+    ingest,
+    processes,
+    stack,
+    windows,
+)
 
 __all__ = [
     "cli",
@@ -45,5 +55,6 @@ __all__ = [
     "ingest",
     "main",
     "processes",
+    "stack",
     "windows",
 ]
