@@ -307,3 +307,12 @@ def test_serve_refuses_public_bind_without_token(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 2 and "without a token" in proc.stderr
+
+
+def test_nanosecond_points_merged_in_one_microsecond_are_counted(api: str, db_url: str) -> None:
+    t = NOW_S * 10**9
+    body = f"ns,host=a value=1 {t + 1}\nns,host=a value=2 {t + 2}\n"
+    assert httpx.post(f"{api}/api/v2/write", content=body, headers=auth()).status_code == 204
+    assert stored(db_url, "metric = 'ns_value'") == [("ns_value", '{"host": "a"}', 2.0)]
+    line = 'tsmon_ingest_values_skipped_total{protocol="influx",reason="same_microsecond"} 1.0'
+    assert line in httpx.get(f"{api}/metrics").text

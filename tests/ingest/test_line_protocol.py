@@ -673,3 +673,18 @@ def test_default_now_is_the_clock() -> None:
     before = time.time_ns() // 1000
     (stamp,) = parse_line_protocol(b"m v=1").batch.times_us
     assert before <= stamp <= time.time_ns() // 1000
+
+
+def test_points_merged_by_microsecond_storage_are_counted() -> None:
+    body = (
+        b"m,h=a v=1 1700000000000000001\n"
+        b"m,h=a v=2 1700000000000000002\n"  # same microsecond as the line above: merged
+        b"m,h=a v=2 1700000000000000002\n"  # an exact repeat: a re-send, not a collision
+        b"m,h=b v=3 1700000000000000002\n"  # another series
+        b"m,h=a v=4 1700000000000001000\n"  # the next microsecond
+    )
+    result = parse_line_protocol(body, "ns")
+    assert result.skipped == {"same_microsecond": 1}
+    assert result.batch.times_us == [1_700_000_000_000_000] * 4 + [1_700_000_000_000_001]
+    assert parse_line_protocol(b"m v=1 1000\nm v=2 1001\n", "ns").skipped == {"same_microsecond": 1}
+    assert parse_line_protocol(b"m v=1 1\nm v=2 2\n", "us").skipped == {}

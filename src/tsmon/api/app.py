@@ -11,16 +11,13 @@ from contextlib import asynccontextmanager
 import anyio
 import psycopg
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry, Histogram
 from psycopg_pool import ConnectionPool
 
 from tsmon import __version__
 from tsmon.api import health, metrics, score, write
-from tsmon.api.body import BadBodyError, UnsupportedEncodingError
-from tsmon.api.health import RETRY_AFTER_SECONDS
+from tsmon.api.errors import install_error_handlers
 from tsmon.db import Conn
-from tsmon.errors import BodyTooLargeError, DatabaseUnavailableError
 from tsmon.ingest.limits import Limits
 from tsmon.ingest.remote_write import LabelSetCache
 from tsmon.ingest.service import IngestMetrics, IngestService
@@ -96,25 +93,7 @@ def create_app(settings: Settings, database_url: str, registry: CollectorRegistr
         latency.labels(path, str(response.status_code)).observe(time.perf_counter() - start)
         return response
 
-    @app.exception_handler(DatabaseUnavailableError)
-    async def unavailable(request: Request, exc: DatabaseUnavailableError) -> Response:
-        log.warning("%s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse(
-            {"error": str(exc)}, status_code=503, headers={"Retry-After": RETRY_AFTER_SECONDS}
-        )
-
-    @app.exception_handler(BodyTooLargeError)
-    async def too_large(request: Request, exc: BodyTooLargeError) -> Response:
-        return PlainTextResponse(str(exc), status_code=413)
-
-    @app.exception_handler(UnsupportedEncodingError)
-    async def bad_encoding(request: Request, exc: UnsupportedEncodingError) -> Response:
-        return PlainTextResponse(str(exc), status_code=415)
-
-    @app.exception_handler(BadBodyError)
-    async def bad_body(request: Request, exc: BadBodyError) -> Response:
-        return PlainTextResponse(str(exc), status_code=400)
-
+    install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(write.router)

@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 import anyio
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse
 
 from tsmon.api.auth import require_token
 from tsmon.api.body import BadBodyError, read_body
+from tsmon.api.errors import error_response
 from tsmon.ingest.batch import ParseResult
 from tsmon.ingest.csv_format import parse_csv_text
 from tsmon.ingest.json_format import parse_json
@@ -53,18 +54,12 @@ def _first_line(outcome: IngestOutcome) -> int | None:
 async def write_v2(request: Request, precision: str = "ns", org: str = "", bucket: str = "") -> Response:
     """InfluxDB 2.x write API (Telegraf outputs.influxdb_v2)."""
     if precision not in V2_PRECISIONS:
-        return JSONResponse(
-            {"code": "invalid", "message": f"precision {precision!r} is not one of {sorted(V2_PRECISIONS)}"},
-            status_code=400,
-        )
+        return error_response(request, 400, f"precision {precision!r} is not one of {sorted(V2_PRECISIONS)}")
     body = await read_body(request, _limit(request))
     outcome = await _ingest(request, lambda: parse_line_protocol(body, precision), "influx")
     if outcome.rejected:
         line = _first_line(outcome)
-        return JSONResponse(
-            {"code": "invalid", "message": summary(outcome), **({"line": line} if line else {})},
-            status_code=400,
-        )
+        return error_response(request, 400, summary(outcome), extra={"line": line} if line else None)
     return Response(status_code=204)
 
 
@@ -72,13 +67,11 @@ async def write_v2(request: Request, precision: str = "ns", org: str = "", bucke
 async def write_v1(request: Request, precision: str = "ns", db: str = "") -> Response:
     """InfluxDB 1.x write API (Telegraf outputs.influxdb)."""
     if precision not in V1_PRECISIONS:
-        return JSONResponse(
-            {"error": f"precision {precision!r} is not one of {sorted(V1_PRECISIONS)}"}, status_code=400
-        )
+        return error_response(request, 400, f"precision {precision!r} is not one of {sorted(V1_PRECISIONS)}")
     body = await read_body(request, _limit(request))
     outcome = await _ingest(request, lambda: parse_line_protocol(body, precision), "influx")
     if outcome.rejected:
-        return JSONResponse({"error": summary(outcome)}, status_code=400)
+        return error_response(request, 400, summary(outcome))
     return Response(status_code=204)
 
 
@@ -94,15 +87,15 @@ async def remote_write(request: Request) -> Response:
     content_type = request.headers.get("content-type", "").lower()
     if REMOTE_WRITE_2 in content_type.replace(" ", ""):
         # A 2.0 body decodes as an empty 1.0 request: accepting it would silently lose data.
-        return PlainTextResponse("remote write 2.0 is not supported yet; send 1.0", status_code=415)
+        return error_response(request, 415, "remote write 2.0 is not supported yet; send 1.0")
     raw = await read_body(request, _limit(request), allowed=frozenset({"snappy"}))
     limit, label_sets = _limit(request), request.app.state.label_sets
     try:
         outcome = await _ingest(request, lambda: decode_remote_write(raw, limit, label_sets), "prometheus")
     except RemoteWriteError as exc:
-        return PlainTextResponse(str(exc), status_code=400)
+        return error_response(request, 400, str(exc))
     if outcome.rejected:
-        return PlainTextResponse(summary(outcome), status_code=400)
+        return error_response(request, 400, summary(outcome))
     return Response(status_code=204)
 
 

@@ -102,8 +102,9 @@ class ParseResult:
     """What a wire-format parser returns: the samples it accepted and why it rejected the rest.
 
     ``rejections`` lists every rejected item (a line, or a series) with its location; callers cap
-    what they show. ``skipped`` counts values that are valid input but not storable as numbers
-    (e.g. line-protocol string fields), by reason; they are not errors.
+    what they show. ``skipped`` counts values that are valid input but not stored as samples of
+    their own, by reason: not numbers (line-protocol string fields), or merged with another point of
+    the series in the same microsecond (nanosecond times); they are not errors.
     """
 
     batch: SampleBatch = field(default_factory=SampleBatch)

@@ -50,8 +50,10 @@ def points_to_samples(points: Iterable[Point], precision: str, now_ns: int) -> P
     batch = result.batch
     label_cache: dict[tuple[tuple[str, str], ...], str] = {}
     default_us, strings = now_ns // 1000, 0
+    # Nanosecond precision: remember each row's nanoseconds to count points that truncation merges.
+    rows_ns: list[int] | None = [] if scale < 1000 else None
     for number, point in enumerate(points, 1):
-        time_us = default_us
+        time_us, time_ns = default_us, default_us * 1000
         if point.time_ns is not None:
             time_ns = point.time_ns * scale
             if not -_INT64 <= time_ns < _INT64:
@@ -70,9 +72,25 @@ def points_to_samples(points: Iterable[Point], precision: str, now_ns: int) -> P
             batch.labels.append(labels)
             batch.times_us.append(time_us)
             batch.values.append(float(value))
+            if rows_ns is not None:
+                rows_ns.append(time_ns)
     if strings:
         result.skipped["string_field"] = strings
+    if rows_ns is not None and any(ns % 1000 for ns in rows_ns):
+        merged = _same_microsecond(batch.metrics, batch.labels, batch.times_us, rows_ns)
+        if merged:
+            result.skipped["same_microsecond"] = merged
     return result
+
+
+def _same_microsecond(metrics: list[str], labels: list[str], times_us: list[int], rows_ns: list[int]) -> int:
+    """Points of one series whose different nanosecond times fall in the same microsecond: storage
+    keeps microseconds, so all but the last of them are overwritten. Exact repeats (a re-send) are
+    not counted."""
+    seen: dict[tuple[str, str, int], set[int]] = {}
+    for metric, label, us, ns in zip(metrics, labels, times_us, rows_ns, strict=True):
+        seen.setdefault((metric, label, us), set()).add(ns)
+    return sum(len(v) - 1 for v in seen.values())
 
 
 def _ns_per_unit(precision: str) -> int:
