@@ -1,5 +1,13 @@
 -- Public views over the windows, the same on both editions: tsmon.samples_1m / _1h / _1d are
 -- continuous aggregates (full edition) or tsmon-maintained union views (Apache edition).
+--
+-- Each series' windows are read through a LATERAL subquery, so a filter on metric and labels
+-- picks the series first and then reads only their windows by index, with the bucket range
+-- pushed down (as fast as selecting by series_id). A plain join cannot do that: the windows'
+-- real-time part is a GROUP BY over raw samples, which cannot take a join parameter, so the
+-- planner would aggregate every series' windows in the range and hash-join them. DISTINCT ON
+-- (bucket) changes nothing (a series has one row per bucket); it keeps the planner from
+-- flattening the LATERAL back into that join, while still letting bucket filters in.
 DO $$
 DECLARE
     r record;
@@ -7,12 +15,15 @@ BEGIN
     FOR r IN SELECT * FROM (VALUES ('1m', '1-minute'), ('1h', '1-hour'), ('1d', '1-day')) AS v(res, label) LOOP
         EXECUTE format($v$
             CREATE OR REPLACE VIEW tsmon.%1$I AS
-            SELECT w.bucket, s.metric, s.labels, w.series_id, w.count, w.sum / w.count AS avg,
+            SELECT w.bucket, s.metric, s.labels, s.id AS series_id, w.count, w.sum / w.count AS avg,
                    w.min, w.max, w.first, w.last, w.sum,
                    CASE WHEN w.count > 1
                         THEN sqrt(greatest(w.sum_sq - w.sum * w.sum / w.count, 0) / (w.count - 1)) END AS stddev,
                    w.increase
-            FROM tsmon.%2$I w JOIN tsmon.series s ON s.id = w.series_id$v$,
+            FROM tsmon.series s
+            CROSS JOIN LATERAL (
+                SELECT DISTINCT ON (x.bucket) x.* FROM tsmon.%2$I x WHERE x.series_id = s.id
+            ) w$v$,
             'metric_' || r.res, 'samples_' || r.res);
         EXECUTE format($c$COMMENT ON VIEW tsmon.%I IS %L$c$, 'metric_' || r.res,
             r.label || ' windows per series (real-time: the newest bucket is computed from raw samples): '

@@ -48,3 +48,6 @@ GRANT SELECT ON tsmon.detection_precision, tsmon.detection_status TO tsmon_reade
 GRANT EXECUTE ON FUNCTION tsmon.scoring_model(bigint, text, jsonb, text) TO tsmon_ingest, tsmon_worker;
 -- Worker heartbeats: each worker writes its own row.
 GRANT SELECT, INSERT, UPDATE, DELETE ON tsmon.worker_heartbeats TO tsmon_worker;
+-- Window freshness (alerting, status panels).
+GRANT EXECUTE ON FUNCTION tsmon.windows_freshness() TO tsmon_reader, tsmon_worker;
+GRANT SELECT ON tsmon.windows_freshness TO tsmon_reader, tsmon_worker;

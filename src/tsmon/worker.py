@@ -31,7 +31,7 @@ from tsmon.scrape.host import collect_host_samples, host_name
 from tsmon.scrape.scraper import scrape
 from tsmon.settings import Settings
 from tsmon.windows import maintained
-from tsmon.windows.engine import current_engine
+from tsmon.windows.engine import CatchUp, catch_up, current_engine
 from tsmon.windows.retention import RetentionSettings
 
 log = logging.getLogger("tsmon.worker")
@@ -79,6 +79,18 @@ class WorkerMetrics:
         self.windows_lag = Gauge(
             "tsmon_windows_lag_seconds", "Now minus the 1m windows' materialisation watermark.", registry=r
         )
+        self.windows_fallback = Counter(
+            "tsmon_windows_fallback_refreshes",
+            "Refreshes of the continuous aggregates by the worker because their policies fell behind.",
+            registry=r,
+        )
+        job = ["job_id", "proc", "relation"]
+        self.job_failing = Gauge(
+            "tsmon_timescaledb_job_failing", "1 when a policy job's last run failed.", job, registry=r
+        )
+        self.job_failures = Gauge(
+            "tsmon_timescaledb_job_failures", "Failed runs of a policy job (job_stats).", job, registry=r
+        )
 
 
 @dataclass
@@ -92,6 +104,7 @@ class WorkerContext:
     owner: str = field(default_factory=lambda: f"{host_name()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
     models: ModelCache = field(default_factory=ModelCache)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    covering_for_policies: bool = False
     jobs: list[str] = field(default_factory=list)
     ingest: IngestService = field(init=False)
     http: httpx.Client = field(init=False)
@@ -160,15 +173,19 @@ def scrape_targets(ctx: WorkerContext, job: ScrapeJob) -> None:
 
 
 def maintain_windows(ctx: WorkerContext) -> None:
-    """tsmon-maintained windows (Apache edition): refresh what changed, then apply retention.
+    """Keep the windows current: tsmon's own refresh and retention (Apache edition), or, on the full
+    edition, a refresh of the continuous aggregates whenever their policies fall behind.
 
-    A no-op when continuous aggregates maintain the windows (their policies run in the database).
     Catches up after downtime in bounded steps, for at most one interval per run.
     """
     with ctx.metrics.duration.labels("maintain_windows").time(), ctx.pool.connection() as conn:
-        if current_engine(conn) != "tsmon":
-            return
+        engine = current_engine(conn)
         now = datetime.now(UTC)
+        if engine == "continuous_aggregates":
+            _cover_for_policies(ctx, catch_up(conn, now), now)
+            return
+        if engine != "tsmon":
+            return
         oldest = now - timedelta(days=ctx.settings.raw_retention_days)
         deadline = time.monotonic() + WINDOWS_INTERVAL_S
         while True:
@@ -178,6 +195,28 @@ def maintain_windows(ctx: WorkerContext) -> None:
         if "1m" in report.watermarks:
             ctx.metrics.windows_lag.set((now - report.watermarks["1m"]).total_seconds())
         maintained.apply_retention(conn, RetentionSettings.from_settings(ctx.settings))
+
+
+def _cover_for_policies(ctx: WorkerContext, report: CatchUp, now: datetime) -> None:
+    m = ctx.metrics
+    if report.behind:
+        m.windows_fallback.inc()
+        if not ctx.covering_for_policies:  # said once per episode, not every minute
+            log.warning(
+                "continuous aggregates %s were behind (refresh policies failing or not running): "
+                "the worker refreshes them until the policies keep up",
+                ", ".join(report.behind),
+            )
+    elif ctx.covering_for_policies:
+        log.info("continuous aggregates keep up by their policies again")
+    ctx.covering_for_policies = bool(report.behind)
+    mark = report.watermarks.get("1m")
+    if mark is not None:
+        m.windows_lag.set((now - mark).total_seconds())
+    for job in report.jobs:
+        labels = (str(job.job_id), job.proc, job.relation)
+        m.job_failing.labels(*labels).set(1.0 if job.failing else 0.0)
+        m.job_failures.labels(*labels).set(job.total_failures)
 
 
 def run_detection(ctx: WorkerContext) -> None:

@@ -60,6 +60,9 @@ def worker_samples() -> list[Sample]:
     m.windows_scored.labels("load-critical").inc()
     m.detection_lag.labels("load-critical").set(60)
     m.windows_lag.set(60)
+    m.windows_fallback.inc()
+    m.job_failing.labels("1000", "policy_refresh_continuous_aggregate", "samples_1m").set(0)
+    m.job_failures.labels("1000", "policy_refresh_continuous_aggregate", "samples_1m").set(3)
     return own_samples(m, "web1")
 
 

@@ -136,6 +136,27 @@ def test_alerts_fire_exactly_where_seeded(reader: Conn, seeded_db: tuple[str, st
         "load-slow"
     ]  # 2 h behind; load-critical 1 min
     assert fired["tsmon-watchdog"] == [{"severity": "none"}]
+    assert fired["tsmon-windows-behind"] == []  # refreshed up to now
+    assert fired["tsmon-timescaledb-jobs-failing"] == []  # the job's last run succeeded
+
+
+def test_windows_behind_and_failing_jobs_fire(seeded_db: tuple[str, str, Seeded]) -> None:
+    owner, _, s = seeded_db
+    with psycopg.connect(owner, autocommit=True) as conn, conn.transaction(force_rollback=True):
+        conn.execute(
+            "INSERT INTO tsmon.samples (time, series_id, value) SELECT now(), id, 1 "
+            "FROM tsmon.series WHERE metric = 'tsmon_timescaledb_job_failing'"
+        )
+        engine = conn.execute("SELECT engine FROM tsmon.windows_engine").fetchone()
+        if engine == ("tsmon",):  # a worker that stopped refreshing an hour ago
+            conn.execute("UPDATE tsmon.window_watermarks SET watermark = watermark - interval '1 hour'")
+        conn.execute("SET LOCAL ROLE tsmon_reader")
+        fired = evaluate(conn, s)
+    jobs = fired["tsmon-timescaledb-jobs-failing"]
+    failing = [(f["proc"], f["relation"]) for f in jobs]
+    assert failing == [("policy_refresh_continuous_aggregate", "samples_1m")]
+    if engine == ("tsmon",):
+        assert [f["resolution"] for f in fired["tsmon-windows-behind"]] == ["1m"]
 
 
 def test_stale_ingest_fires_when_samples_stop(seeded_db: tuple[str, str, Seeded]) -> None:

@@ -17,30 +17,44 @@ def windows_group() -> None:
 @windows_group.command("status")
 @click.pass_obj
 def windows_status(settings: Settings) -> None:
-    """Engine, watermarks and pending late-data invalidations."""
+    """Engine, each level's watermark and lag, late data waiting, and the policy jobs' health."""
+    from datetime import UTC, datetime
+
+    from tsmon.windows import health
+    from tsmon.windows.definitions import BY_NAME
     from tsmon.windows.engine import current_engine
 
     with connect(settings, autocommit=True) as conn:
         engine = current_engine(conn)
         click.echo(f"engine: {engine or 'none (run tsmon migrate)'}")
+        if engine is None:
+            return
+        now = datetime.now(UTC)
+        marks = health.watermarks(conn, engine)
+        late = health.behind(marks, now, health.first_sample(conn))
+        for name, mark in sorted(marks.items(), key=lambda kv: BY_NAME[kv[0]].step):
+            lag = "nothing materialised yet" if mark is None else f"lag {(now - mark).total_seconds():.0f} s"
+            flag = "  BEHIND" if name in late else ""
+            click.echo(f"  {name}: materialised before {mark or '-'} ({lag}){flag}")
         if engine == "tsmon":
-            for res, mark, at in conn.execute(
-                "SELECT resolution, watermark, refreshed_at FROM tsmon.window_watermarks ORDER BY resolution"
-            ).fetchall():
-                click.echo(
-                    f"  {res}: materialised before {mark or '(nothing yet)'} (refreshed {at or 'never'})"
-                )
             pending = conn.execute("SELECT count(*) FROM tsmon.window_invalidations").fetchone()
             click.echo(f"  late-data ranges waiting for refresh: {pending[0] if pending else 0}")
-        elif engine == "continuous_aggregates":
-            for name, last, status in conn.execute(
-                "SELECT j.hypertable_name, s.last_successful_finish, s.last_run_status "
-                "FROM timescaledb_information.jobs j JOIN timescaledb_information.job_stats s USING (job_id) "
-                "WHERE j.proc_name = 'policy_refresh_continuous_aggregate' ORDER BY 1"
-            ).fetchall():
-                click.echo(
-                    f"  refresh policy on {name}: last success {last or 'never'} ({status or 'not run'})"
-                )
+            return
+        workers = health.background_workers(conn)
+        click.echo(
+            f"  timescaledb background workers: {workers}{' (policies never run)' if workers == 0 else ''}"
+        )
+        if late:
+            click.echo("  the worker refreshes the continuous aggregates itself while they are behind")
+        for job in health.job_health(conn):
+            success = job.last_success.isoformat(timespec="seconds") if job.last_success else "never"
+            click.echo(
+                f"  job {job.job_id} {job.proc} on {job.relation}: {job.last_status or 'not run'}, "
+                f"last success {success}, {job.total_failures} of {job.total_runs} runs failed"
+                f"{'' if job.scheduled else ', not scheduled'}"
+            )
+            if job.failing and job.last_error:
+                click.echo(f"    last error: {job.last_error}")
 
 
 @windows_group.command("refresh")

@@ -161,6 +161,37 @@ def rules() -> list[Rule]:
             labels=(("severity", "warning"),),
         ),
         Rule(
+            uid="tsmon-windows-behind",
+            title="Windows behind",
+            sql="SELECT resolution, engine, coalesce(lag_seconds, 'Infinity') AS lag_seconds "
+            "FROM tsmon.windows_freshness WHERE behind ORDER BY resolution",
+            evaluator="gt",
+            threshold=0,
+            for_="10m",
+            summary="The {{ $labels.resolution }} windows are not current",
+            description="The {{ $labels.resolution }} windows ({{ $labels.engine }}) are materialised only "
+            "up to {{ $values.A.Value }} seconds ago: the worker is down, or neither the refresh "
+            "policies nor the worker's own refresh succeed (tsmon windows status).",
+            labels=(("severity", "warning"),),
+        ),
+        Rule(
+            uid="tsmon-timescaledb-jobs-failing",
+            title="TimescaleDB jobs failing",
+            # The worker's own metric, stored like any other (one sample per job every 15 s).
+            sql="SELECT proc, relation, failing FROM (SELECT DISTINCT ON (series_id) "
+            "labels->>'proc' AS proc, labels->>'relation' AS relation, value AS failing "
+            "FROM tsmon.metric_samples WHERE metric = 'tsmon_timescaledb_job_failing' "
+            "AND time > now() - interval '5 minutes' ORDER BY series_id, time DESC) latest "
+            "WHERE failing > 0 ORDER BY 1, 2",
+            evaluator="gt",
+            threshold=0,
+            for_="30m",
+            summary="TimescaleDB policy {{ $labels.proc }} on {{ $labels.relation }} keeps failing",
+            description="Its last runs failed (tsmon windows status shows the error). Windows stay current: "
+            "the worker refreshes the continuous aggregates itself while the policies fall behind.",
+            labels=(("severity", "warning"),),
+        ),
+        Rule(
             uid="tsmon-watchdog",
             title="Watchdog",
             sql="SELECT 1 AS watchdog",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from tsmon.db import Conn
-from tsmon.windows import continuous, maintained
+from tsmon.windows import continuous, health, maintained, switch
 from tsmon.windows.retention import RetentionSettings
 
 log = logging.getLogger("tsmon.windows")
@@ -28,7 +29,7 @@ def wanted_engine(conn: Conn, setting: str) -> Engine:
 
 
 def install_windows(conn: Conn, setting: str, retention: RetentionSettings) -> Engine:
-    """Create the windows for the chosen engine; on a change of engine, drop the old one and rebuild.
+    """Create the windows for the chosen engine; on a change of engine, rebuild and keep every window.
 
     Runs with autocommit (continuous aggregates refresh outside transactions). The public views
     over the windows (sql/50_windows.sql) are re-created by the migration run afterwards.
@@ -37,8 +38,11 @@ def install_windows(conn: Conn, setting: str, retention: RetentionSettings) -> E
     before = current_engine(conn)
     if before is not None and before != engine:
         log.warning(
-            "windows engine changes from %s to %s: rebuilding windows from raw samples", before, engine
+            "windows engine changes from %s to %s: rebuilding from raw samples, keeping older windows",
+            before,
+            engine,
         )
+        switch.carry_out(conn)
         (continuous.drop if before == "continuous_aggregates" else maintained.drop)(conn)
     if engine == "continuous_aggregates":
         continuous.install(conn)
@@ -50,9 +54,10 @@ def install_windows(conn: Conn, setting: str, retention: RetentionSettings) -> E
         "ON CONFLICT (singleton) DO UPDATE SET engine = EXCLUDED.engine, chosen_at = now()",
         (engine,),
     )
-    if before != engine:
+    if before != engine or switch.pending(conn):
         # History must be materialised once: real-time results only cover what is above the watermark.
         refresh_windows(conn, retention)
+        switch.restore(conn, engine)
     return engine
 
 
@@ -84,3 +89,27 @@ def apply_retention(conn: Conn, retention: RetentionSettings) -> None:
         ).fetchall()
         for (job_id,) in jobs:
             conn.execute("CALL run_job(%s)", (job_id,))
+
+
+@dataclass
+class CatchUp:
+    """What `catch_up` found and did: watermarks after it, levels that were behind, policy job health."""
+
+    watermarks: dict[str, datetime | None] = field(default_factory=dict)
+    behind: list[str] = field(default_factory=list)
+    jobs: list[health.JobHealth] = field(default_factory=list)
+
+
+def catch_up(conn: Conn, now: datetime) -> CatchUp:
+    """Continuous aggregates whose policies fail or never run (no background workers) are
+    refreshed here instead, so the windows never fall behind; a no-op while policies keep up."""
+    report = CatchUp()
+    if current_engine(conn) != "continuous_aggregates":
+        return report
+    report.jobs = health.job_health(conn)
+    marks = health.watermarks(conn, "continuous_aggregates")
+    report.behind = health.behind(marks, now, health.first_sample(conn))
+    if report.behind:
+        continuous.refresh(conn)
+    report.watermarks = health.watermarks(conn, "continuous_aggregates")
+    return report
