@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -104,3 +104,14 @@ class Settings(BaseSettings):
         description="Feed the synthetic demo workload (injected anomalies, `make run` sets it): "
         "`tsmon up` backfills it and applies its detection configs, the worker feeds it live.",
     )
+
+    @field_validator("api_token", "reader_password", "database_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # TSMON_API_TOKEN= (or spaces) must not count as a token: it would pass the public-bind
+        # guard and then match an empty credential.
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, SecretStr) and not value.get_secret_value().strip():
+            return None
+        return value

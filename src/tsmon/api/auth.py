@@ -1,4 +1,5 @@
-"""Token check for write endpoints: `Authorization: Token|Bearer <t>`, Basic (token as password), ?p=."""
+"""Token check for write endpoints: `Authorization: Token|Bearer <t>`, Basic (token as password), and
+`?p=` on the InfluxDB 1.x routes only (where 1.x clients put credentials)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,18 @@ import hmac
 from fastapi import HTTPException, Request
 
 
+# InfluxDB 1.x's query-string credentials (?u=&p=): only its own routes take them, so a token in
+# a URL (proxy and access logs) is never accepted where clients have a header to put it in.
+V1_ROUTES = frozenset({"/write", "/query"})
+
+
 def presented_token(request: Request) -> str | None:
+    """The credential the request presents, or None; an empty credential is None (never a match)."""
+    token = _presented(request)
+    return token if token else None
+
+
+def _presented(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
     scheme = scheme.lower()
@@ -21,7 +33,9 @@ def presented_token(request: Request) -> str | None:
         except (binascii.Error, UnicodeDecodeError):
             return None
         return decoded.partition(":")[2]
-    return request.query_params.get("p")  # InfluxDB v1 query-string credentials
+    if request.url.path in V1_ROUTES:
+        return request.query_params.get("p")
+    return None
 
 
 def require_token(request: Request) -> None:
