@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from wsgiref.simple_server import WSGIServer
 
 import psycopg
@@ -14,6 +16,8 @@ from psycopg_pool import ConnectionPool
 from tsmon.scrape.config import ScrapeConfigError, ScrapeJob, Target, load_scrape_config
 from tsmon.settings import Settings
 from tsmon.worker import WorkerContext, WorkerMetrics, scrape_targets
+
+from .exporters import OPENMETRICS, fake_exporter
 
 
 def free_port() -> int:
@@ -112,3 +116,25 @@ scrape_configs:
     ]:
         with pytest.raises(ScrapeConfigError, match=message):
             load_scrape_config(bad)
+
+
+def test_openmetrics_target_keeps_its_sample_times(ctx: WorkerContext, db_url: str) -> None:
+    exposed_at = int(time.time()) - 60
+    body = (
+        f"# TYPE temp gauge\ntemp 21.5 {exposed_at}.250\n# TYPE lat histogram\n"
+        f'lat_bucket{{le="1"}} 3 # {{trace_id="t1"}} 0.4 {exposed_at - 86_400 * 400}\n'
+        'lat_bucket{le="+Inf"} 3\nlat_count 3\nlat_sum 1.2\n# EOF\n'
+    )
+    with fake_exporter(body, OPENMETRICS) as target:
+        scrape_targets(ctx, ScrapeJob("om", (Target(target.address),), interval_s=15, timeout_s=2))
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            """SELECT metric, coalesce(labels->>'le', ''), time, value FROM tsmon.metric_samples
+               WHERE labels @> jsonb_build_object('job', 'om', 'instance', %s::text)""",
+            [target.address],
+        ).fetchall()
+    times = {(metric, le): t for metric, le, t, _ in rows}
+    assert [v for metric, _, _, v in rows if metric == "up"] == [1.0]
+    assert times["temp", ""] == datetime.fromtimestamp(exposed_at + 0.25, UTC)
+    # An exemplar's (old) timestamp is the exemplar's: the bucket is stored at the scrape's time.
+    assert times["lat_bucket", "1"] == times["up", ""]

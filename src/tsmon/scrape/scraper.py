@@ -8,10 +8,11 @@ from dataclasses import dataclass
 import httpx
 
 from tsmon.ingest.batch import ParseResult, canonical_labels
-from tsmon.ingest.exposition import parse_exposition
+from tsmon.ingest.exposition import Exposition, read_exposition
 from tsmon.scrape.config import ScrapeJob, Target
 
 ACCEPT = "text/plain;version=0.0.4;q=0.9,application/openmetrics-text;version=1.0.0;q=0.5,*/*;q=0.1"
+OPENMETRICS = "application/openmetrics-text"
 
 
 @dataclass
@@ -19,6 +20,22 @@ class ScrapeOutcome:
     result: ParseResult
     up: bool
     error: str | None = None
+
+
+def is_openmetrics(content_type: str | None) -> bool:
+    """The format is the answer's Content-Type: OpenMetrics, else the Prometheus text format."""
+    return (content_type or "").split(";", 1)[0].strip().lower() == OPENMETRICS
+
+
+def _with_target_labels(exposed: Exposition, labels: dict[str, str], now_us: int) -> ParseResult:
+    out = ParseResult(rejections=exposed.rejections, skipped=exposed.skipped)
+    for name, sample_labels, t, value in exposed.samples:
+        for key, target_value in labels.items():
+            if key in sample_labels:  # Prometheus' honor_labels: false
+                sample_labels[f"exported_{key}"] = sample_labels[key]
+            sample_labels[key] = target_value
+        out.batch.append(name, canonical_labels(sample_labels), now_us if t is None else t, value)
+    return out
 
 
 def scrape(client: httpx.Client, job: ScrapeJob, target: Target, now: float | None = None) -> ScrapeOutcome:
@@ -31,7 +48,8 @@ def scrape(client: httpx.Client, job: ScrapeJob, target: Target, now: float | No
     try:
         response = client.get(job.url(target), timeout=job.timeout_s, headers={"Accept": ACCEPT})
         response.raise_for_status()
-        result = parse_exposition(response.text, now_us, labels)
+        exposed = read_exposition(response.text, is_openmetrics(response.headers.get("content-type")))
+        result = _with_target_labels(exposed, labels, now_us)
         if result.rejections:
             # Prometheus fails a scrape with an invalid line; keep the good lines but say it is not up.
             error = f"{len(result.rejections)} invalid lines, first: {result.rejections[0]}"
