@@ -15,7 +15,7 @@ names = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,15}", fullmatch=True)
 label_names = st.from_regex(r"[a-zA-Z][a-zA-Z0-9_]{0,8}", fullmatch=True)
 rows = st.tuples(
     names.filter(lambda n: not n.endswith("_created")),
-    st.dictionaries(label_names, st.text(max_size=10), max_size=3),
+    st.dictionaries(label_names, st.text(min_size=1, max_size=10), max_size=3),  # empty = absent
     st.integers(min_value=0, max_value=4_102_444_800_000).map(lambda ms: ms * 1000),
     st.floats(allow_nan=True, allow_infinity=True),
 )
@@ -84,6 +84,13 @@ def test_openmetrics_bad_lines_are_located() -> None:
     assert parsed.batch.metrics == ["g", "h"]
     assert parsed.batch.times_us == [1_700_000_000_000_000, 5]
     assert [r.where for r in parsed.rejections] == ["line 3"]
+
+
+def test_empty_label_values_are_absent_labels() -> None:
+    text = 'node_os_info{build_id="",id="debian",variant=""} 1\nx{a=""} 2\n'
+    for openmetrics in (False, True):
+        parsed = parse_exposition(text + ("# EOF\n" if openmetrics else ""), 0, openmetrics=openmetrics)
+        assert parsed.batch.labels == ['{"id":"debian"}', "{}"]
 
 
 def test_bad_lines_are_located() -> None:

@@ -8,16 +8,20 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from wsgiref.simple_server import WSGIServer
 
+import httpx
 import psycopg
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.parser import text_string_to_metric_families
 from psycopg_pool import ConnectionPool
 
+from tests.api.test_app import serve
+from tsmon.ingest.remote_write import encode_remote_write
 from tsmon.scrape.config import ScrapeConfigError, ScrapeJob, Target, load_scrape_config
 from tsmon.settings import Settings
 from tsmon.worker import WorkerContext, WorkerMetrics, scrape_targets
 
-from .exporters import OPENMETRICS, fake_exporter
+from .exporters import OPENMETRICS, fake_exporter, node_exporter
 
 
 def free_port() -> int:
@@ -138,3 +142,36 @@ def test_openmetrics_target_keeps_its_sample_times(ctx: WorkerContext, db_url: s
     assert times["temp", ""] == datetime.fromtimestamp(exposed_at + 0.25, UTC)
     # An exemplar's (old) timestamp is the exemplar's: the bucket is stored at the scrape's time.
     assert times["lat_bucket", "1"] == times["up", ""]
+
+
+def test_node_exporter_series_are_the_series_remote_write_stores(
+    ctx: WorkerContext, db_url: str, settings: Settings
+) -> None:
+    with node_exporter("os", "netclass", "uname") as address:
+        exposed = httpx.get(f"http://{address}/metrics").text
+        scrape_targets(ctx, ScrapeJob("node", (Target(address),), interval_s=15, timeout_s=5))
+    samples = [s for f in text_string_to_metric_families(exposed) for s in f.samples]
+    with_empty = [s for s in samples if "" in s.labels.values()]
+    if not with_empty:
+        pytest.skip("this machine's node_exporter exposes no label with an empty value")
+    # The same series as Prometheus would remote-write them after scraping this node_exporter.
+    target = {"job": "node", "instance": address}
+    now_ms = int(time.time() * 1000)
+    series = [({"__name__": s.name, **s.labels, **target}, [(now_ms, s.value)]) for s in with_empty]
+    body = encode_remote_write(series)
+    for api in serve(settings, db_url):
+        headers = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf"}
+        assert httpx.post(f"{api}/api/v1/write", content=body, headers=headers).status_code == 204
+    with psycopg.connect(db_url) as conn:
+        counts = conn.execute(
+            "SELECT metric, count(*) FROM tsmon.metric_series WHERE metric = ANY(%s) GROUP BY 1",
+            [[s.name for s in with_empty]],
+        ).fetchall()
+        empty = conn.execute(
+            "SELECT count(*) FROM tsmon.series, jsonb_each_text(labels) WHERE value = ''"
+        ).fetchone()
+    by_metric: dict[str, int] = {}
+    for s in with_empty:
+        by_metric[s.name] = by_metric.get(s.name, 0) + 1
+    assert dict(counts) == by_metric  # one series per exposed series: scrape and remote write agree
+    assert empty == (0,)

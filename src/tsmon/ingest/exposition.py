@@ -47,13 +47,16 @@ def _add(families: Iterable[Metric], out: Exposition) -> None:
                 continue
             if s.exemplar is not None:  # kept apart by the parser: never the sample's own time or value
                 out.skipped["exemplar"] = out.skipped.get("exemplar", 0) + 1
-            out.samples.append((s.name, dict(s.labels), _timestamp_us(s.timestamp), float(s.value)))
+            # Prometheus: an empty label value is an absent label (remote write never sends one).
+            labels = {name: value for name, value in s.labels.items() if value}
+            out.samples.append((s.name, labels, _timestamp_us(s.timestamp), float(s.value)))
 
 
 def read_exposition(text: str, openmetrics: bool = False, first_line: int = 1) -> Exposition:
     """The samples of a /metrics text, in the Prometheus text format or (``openmetrics``) OpenMetrics.
 
-    Timestamps are milliseconds in the text format and seconds in OpenMetrics. A malformed text is
+    Labels with an empty value are left out. Timestamps are milliseconds in the text format and
+    seconds in OpenMetrics. A malformed text is
     re-read line by line so every bad line is located and the good ones kept.
     """
     parse: Callable[[str], Iterable[Metric]] = openmetrics_families if openmetrics else text_families

@@ -82,6 +82,8 @@ def collect_host_samples(instance: str) -> list[Sample]:
     base = {"job": "node", "instance": instance}
     out: list[Sample] = []
     for collect in (_cpu, _memory, _filesystems, _disks, _network):
-        out.extend((name, {**base, **labels}, value) for name, labels, value in collect())
+        # An empty value is an absent label, as Prometheus has it (a device or fstype psutil cannot name).
+        for name, labels, value in collect():
+            out.append((name, {k: v for k, v in {**base, **labels}.items() if v}, value))
     out.append(("node_boot_time_seconds", base, float(psutil.boot_time())))
     return out

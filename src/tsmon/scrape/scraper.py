@@ -43,6 +43,7 @@ def scrape(client: httpx.Client, job: ScrapeJob, target: Target, now: float | No
     now = time.time() if now is None else now
     now_us = int(now * 1_000_000)
     labels = {**target.labels, "job": job.job_name, "instance": target.address}
+    labels = {k: v for k, v in labels.items() if v}  # empty is absent
     start = time.perf_counter()
     error: str | None = None
     try:
