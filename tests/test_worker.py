@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -170,3 +172,22 @@ def test_detection_and_job_health_become_own_metrics(ctx: WorkerContext, db_url:
             row = conn.execute(own, (metric, labels)).fetchone()
             assert row is not None, f"{metric} {labels} not stored"
             assert check(float(row[0])), f"{metric} {labels} = {row[0]}"
+
+
+def test_unknown_scrape_keys_are_warnings_not_a_dead_worker(
+    ctx: WorkerContext, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "scrape.yml"
+    path.write_text(
+        "global: {scrape_interval: 30s, evaluation_interval: 1m}\n"
+        "scrape_configs:\n"
+        "  - {job_name: app, scrape_interval: 5s, sample_limit: 100, color: blue,\n"
+        "     static_configs: [{targets: ['127.0.0.1:9']}]}\n"
+    )
+    ctx.settings = ctx.settings.model_copy(update={"scrape_config": path})
+    with caplog.at_level(logging.WARNING, logger="tsmon.scrape"):
+        scheduler = build_scheduler(ctx, BackgroundScheduler())
+    assert "scrape:app" in {j.id for j in scheduler.get_jobs()}
+    messages = "\n".join(r.getMessage() for r in caplog.records)
+    for key in ("evaluation_interval", "sample_limit", "'color'"):
+        assert key in messages
