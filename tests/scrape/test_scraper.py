@@ -16,13 +16,12 @@ import psycopg
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.parser import text_string_to_metric_families
-from psycopg_pool import ConnectionPool
 
 from tests.api.test_app import serve
 from tsmon.ingest.remote_write import encode_remote_write
 from tsmon.scrape.config import ScrapeJob, Target, load_scrape_file
 from tsmon.settings import Settings
-from tsmon.worker import WorkerContext, WorkerMetrics, scrape_targets
+from tsmon.worker import WorkerContext, scrape_targets
 
 from .exporters import OPENMETRICS, fake_exporter, node_exporter
 
@@ -44,15 +43,6 @@ def exporter() -> Iterator[tuple[str, Counter]]:
     assert isinstance(server, WSGIServer)
     server.shutdown()
     thread.join()
-
-
-@pytest.fixture
-def ctx(settings: Settings, db_url: str) -> Iterator[WorkerContext]:
-    pool = ConnectionPool(db_url, min_size=1, max_size=2, kwargs={"autocommit": True}, open=True)
-    c = WorkerContext(settings, pool, WorkerMetrics(), instance="test-host")
-    yield c
-    c.http.close()
-    pool.close()
 
 
 def test_scrape_job_stores_samples_up_and_duration(

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from tsmon.ingest.batch import ParseResult
+from tsmon.ingest.batch import ParseResult, canonical_labels
 from tsmon.scrape.config import ScrapeJob
 from tsmon.scrape.fields import ScrapeConfigError
 from tsmon.scrape.labels import ScrapeTarget, resolve_target
-from tsmon.scrape.scraper import ScrapeOutcome, scrape
+from tsmon.scrape.scraper import REPORT_METRICS, ScrapeOutcome, scrape
+from tsmon.scrape.staleness import Staleness
 from tsmon.scrape.targets import FileTargets
 
 log = logging.getLogger("tsmon.scrape")
@@ -28,6 +29,7 @@ class JobRun:
     result: ParseResult = field(default_factory=ParseResult)
     failures: list[tuple[ScrapeTarget, str]] = field(default_factory=list)
     targets: int = 0
+    stale_markers: int = 0
 
 
 class ScrapePool:
@@ -37,6 +39,7 @@ class ScrapePool:
         self.job = job
         self.files = FileTargets(job.file_sd_configs)
         self._invalid: set[str] = set()  # target errors already logged
+        self.staleness = Staleness()
 
     def targets(self) -> list[ScrapeTarget]:
         """The job's targets now: static ones and file_sd's, after relabel_configs, each once."""
@@ -56,20 +59,30 @@ class ScrapePool:
         return list(found.values())
 
     def run(self, client: httpx.Client, now: float | None = None) -> JobRun:
-        """Scrape every target once, concurrently; one batch of samples."""
+        """Scrape every target once, concurrently: one batch of samples and staleness markers."""
         now = time.time() if now is None else now
         targets = self.targets()
         run = JobRun(targets=len(targets))
-        if not targets:
-            return run
-        with ThreadPoolExecutor(max_workers=min(SCRAPE_THREADS, len(targets))) as pool:
-            outcomes: list[ScrapeOutcome] = list(
-                pool.map(lambda t: scrape(client, self.job, t, now), targets)
-            )
+        if targets:
+            with ThreadPoolExecutor(max_workers=min(SCRAPE_THREADS, len(targets))) as pool:
+                outcomes: list[ScrapeOutcome] = list(
+                    pool.map(lambda t: scrape(client, self.job, t, now), targets)
+                )
+        else:
+            outcomes = []
         for target, outcome in zip(targets, outcomes, strict=True):
             if outcome.error:
                 run.failures.append((target, outcome.error))
             _extend(run.result, outcome.result)
+            key = canonical_labels(target.labels)
+            report = [(metric, key) for metric in REPORT_METRICS]
+            batch = run.result.batch
+            run.stale_markers += self.staleness.scraped(
+                target.key, outcome.tracked, report, outcome.time_us, batch
+            )
+        run.stale_markers += self.staleness.gone(
+            {t.key for t in targets}, int(now * 1_000_000), run.result.batch
+        )
         return run
 
 
