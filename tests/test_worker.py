@@ -41,7 +41,8 @@ def test_host_samples_cover_the_basics() -> None:
     ):
         assert expected in names
     assert all(
-        labels["instance"] == "h" and labels["job"] == "node" for _, labels, _ in collect_host_samples("h")
+        labels["instance"] == "h" and labels["job"] == "tsmon_host"
+        for _, labels, _ in collect_host_samples("h")
     )
 
 
@@ -86,7 +87,7 @@ def test_job_outcomes_are_counted_and_stored(ctx: WorkerContext, db_url: str) ->
     with psycopg.connect(db_url) as conn:
         stored = conn.execute(
             """SELECT value FROM tsmon.metric_samples WHERE metric = 'tsmon_job_runs_total'
-               AND labels @> '{"job": "tsmon-worker", "job_id": "collect_host_metrics", "outcome": "ok"}'
+               AND labels @> '{"job": "tsmon_worker", "job_id": "collect_host_metrics", "outcome": "ok"}'
                ORDER BY time DESC LIMIT 1"""
         ).fetchone()
     assert stored is not None and stored[0] >= 1

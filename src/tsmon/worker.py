@@ -25,8 +25,9 @@ from tsmon.ingest.writer import SeriesCache
 from tsmon.scoring.configs import load_configs
 from tsmon.scoring.job import claim_shards, detection_lags, forget_consumed_rescores, release, score_shard
 from tsmon.scoring.models import ModelCache
-from tsmon.scrape.config import ScrapeJob, jobs_from_settings
+from tsmon.scrape.config import WORKER_JOB, ScrapeJob
 from tsmon.scrape.host import collect_host_samples, host_name
+from tsmon.scrape.own import jobs_from_settings
 from tsmon.scrape.pool import ScrapePools
 from tsmon.settings import Settings
 from tsmon.windows import maintained
@@ -128,7 +129,7 @@ def collect_host_metrics(ctx: WorkerContext) -> None:
 
 def own_samples(metrics: WorkerMetrics, instance: str) -> list[tuple[str, dict[str, str], float]]:
     """The worker's own metrics as (name, labels, value), labelled as record_own_metrics stores them."""
-    base = {"job": "tsmon-worker", "instance": instance}
+    base = {"job": WORKER_JOB, "instance": instance}
     return [
         (s.name, {**base, **s.labels}, s.value)
         for family in metrics.registry.collect()
@@ -235,9 +236,7 @@ def build_scheduler(
     if ctx.settings.demo:
         every(HOST_METRICS_INTERVAL_S, feed_demo, "feed_demo")
     if scrape_jobs is None:
-        scrape_jobs = jobs_from_settings(
-            ctx.settings.scrape_config, ctx.settings.api_host, ctx.settings.api_port
-        )
+        scrape_jobs = jobs_from_settings(ctx.settings)
     for job in scrape_jobs:
         every(job.interval_s, scrape_targets, f"scrape:{job.job_name}", job)
 

@@ -29,8 +29,10 @@ __all__ = ["ScrapeConfigError", "ScrapeJob", "Target", "load_scrape_config"]
 _JOB_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_.-]*$")
 DEFAULT_INTERVAL_S = 15.0  # tsmon's default (Prometheus': 1m); the timeout defaults as Prometheus' does
 DEFAULT_TIMEOUT_S = 10.0
-# Job names of tsmon's own collectors (see README "Series identity"): a scrape file cannot take them.
-RESERVED_JOBS = frozenset({"tsmon_self", "tsmon_host", "tsmon_worker"})
+# The job names of tsmon's own collectors (README, "Series identity"): a scrape file cannot take them,
+# so nothing scraped from outside lands in their series.
+SELF_JOB, HOST_JOB, WORKER_JOB = "tsmon_self", "tsmon_host", "tsmon_worker"
+RESERVED_JOBS = frozenset({SELF_JOB, HOST_JOB, WORKER_JOB})
 
 # The keys tsmon reads, and Prometheus' other keys (config.go, HTTPClientConfig): those are accepted with
 # a warning that names them, as is any unknown key.
@@ -96,7 +98,7 @@ def _job(raw: Any, n: int, defaults: dict[str, Any], base: Path) -> ScrapeJob:
         raise ScrapeConfigError(f"scrape_configs[{n}]: job_name must be a name like node or my_app")
     where = f"scrape_configs[{n}] ({name})"
     if name in RESERVED_JOBS:
-        raise ScrapeConfigError(f"{where}: job_name {name} is reserved for tsmon's own series")
+        raise ScrapeConfigError(f"{where}: job_name {name} is reserved for tsmon's own series; pick another")
     warn_keys(job, _JOB_KEYS, _PROMETHEUS_JOB_KEYS, where)
     interval: float = defaults["interval"]
     if job.get("scrape_interval") is not None:
@@ -181,13 +183,3 @@ def load_scrape_file(path: Path) -> list[ScrapeJob]:
         return load_scrape_config(path.read_text(), path.parent)
     except OSError as exc:
         raise ScrapeConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-
-
-def default_jobs(api_host: str, api_port: int) -> list[ScrapeJob]:
-    """With no file: tsmon's own API metrics (the host itself is collected by the worker directly)."""
-    host = "127.0.0.1" if api_host in {"0.0.0.0", "::", ""} else api_host  # noqa: S104 - compared, not bound
-    return [ScrapeJob("tsmon", (Target(f"{host}:{api_port}"),), interval_s=15.0, timeout_s=5.0)]
-
-
-def jobs_from_settings(path: Path | None, api_host: str, api_port: int) -> list[ScrapeJob]:
-    return default_jobs(api_host, api_port) if path is None else load_scrape_file(path)
