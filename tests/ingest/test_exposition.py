@@ -84,6 +84,11 @@ def test_openmetrics_bad_lines_are_located() -> None:
     assert parsed.batch.metrics == ["g", "h"]
     assert parsed.batch.times_us == [1_700_000_000_000_000, 5]
     assert [r.where for r in parsed.rejections] == ["line 3"]
+    truncated = parse_exposition("# TYPE g gauge\ng 1\nh 2\n", default_time_us=5, openmetrics=True)
+    assert truncated.batch.metrics == ["g", "h"]
+    assert [(r.where, r.reason) for r in truncated.rejections] == [
+        ("end of text", "no # EOF line: the OpenMetrics text is truncated")
+    ]
 
 
 def test_empty_label_values_are_absent_labels() -> None:

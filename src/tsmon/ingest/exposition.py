@@ -74,6 +74,9 @@ def read_exposition(text: str, openmetrics: bool = False, first_line: int = 1) -
             _add(parse(line + "\n" + end), out)
         except (ValueError, TypeError, IndexError) as exc:
             out.rejections.append(Rejection(f"line {first_line + offset}", f"not a valid sample line: {exc}"))
+    if openmetrics and text.rstrip("\n").rsplit("\n", 1)[-1] != "# EOF":
+        # OpenMetrics ends with "# EOF": without it the answer was cut short, as Prometheus says too.
+        out.rejections.append(Rejection("end of text", "no # EOF line: the OpenMetrics text is truncated"))
     return out
 
 
