@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 import shlex
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 import yaml
 
 from tests.conftest import REPO
 from tsmon.cli import cli
+from tsmon.scrape.own import jobs_from_settings
+from tsmon.settings import Settings
 
 VAR = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::?[-?][^}]*)?\}")
 
@@ -145,3 +148,16 @@ def test_demo_profile_feeds_the_workload() -> None:
     for name, svc in services.items():
         if name != "demo":
             assert "profiles" not in svc, f"{name} must start without a profile"
+
+
+def test_the_worker_self_scrape_reaches_the_api_service() -> None:
+    services = compose()["services"]
+    worker, api = services["worker"], services["api"]
+    assert "TSMON_DATABASE_URL" in worker["environment"], "the worker's environment lost the shared part"
+    url = worker["environment"]["TSMON_SELF_SCRAPE_URL"]
+    args = api["command"]
+    assert args[args.index("--host") + 1] == "0.0.0.0"  # reachable from the other containers
+    (job,) = jobs_from_settings(Settings(_env_file=None, self_scrape_url=url))  # type: ignore[call-arg]
+    assert job.job_name == "tsmon_self"
+    assert job.targets[0].address == f"api:{args[args.index('--port') + 1]}"
+    assert urlsplit(url).path == "/metrics"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -46,7 +48,8 @@ def test_host_samples_cover_the_basics() -> None:
     ):
         assert expected in names
     assert all(
-        labels["instance"] == "h" and labels["job"] == "node" for _, labels, _ in collect_host_samples("h")
+        labels["instance"] == "h" and labels["job"] == "tsmon_host"
+        for _, labels, _ in collect_host_samples("h")
     )
 
 
@@ -91,7 +94,7 @@ def test_job_outcomes_are_counted_and_stored(ctx: WorkerContext, db_url: str) ->
     with psycopg.connect(db_url) as conn:
         stored = conn.execute(
             """SELECT value FROM tsmon.metric_samples WHERE metric = 'tsmon_job_runs_total'
-               AND labels @> '{"job": "tsmon-worker", "job_id": "collect_host_metrics", "outcome": "ok"}'
+               AND labels @> '{"job": "tsmon_worker", "job_id": "collect_host_metrics", "outcome": "ok"}'
                ORDER BY time DESC LIMIT 1"""
         ).fetchone()
     assert stored is not None and stored[0] >= 1
@@ -198,3 +201,22 @@ def test_worker_refreshes_continuous_aggregates_whose_policies_do_not_run(
         assert not health.behind(marks, datetime.now(UTC), health.first_sample(conn))
         maintain_windows(ctx)  # current now: nothing to cover for
         assert ctx.metrics.windows_fallback._value.get() == 1
+
+
+def test_unknown_scrape_keys_are_warnings_not_a_dead_worker(
+    ctx: WorkerContext, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "scrape.yml"
+    path.write_text(
+        "global: {scrape_interval: 30s, evaluation_interval: 1m}\n"
+        "scrape_configs:\n"
+        "  - {job_name: app, scrape_interval: 5s, sample_limit: 100, color: blue,\n"
+        "     static_configs: [{targets: ['127.0.0.1:9']}]}\n"
+    )
+    ctx.settings = ctx.settings.model_copy(update={"scrape_config": path})
+    with caplog.at_level(logging.WARNING, logger="tsmon.scrape"):
+        scheduler = build_scheduler(ctx, BackgroundScheduler())
+    assert "scrape:app" in {j.id for j in scheduler.get_jobs()}
+    messages = "\n".join(r.getMessage() for r in caplog.records)
+    for key in ("evaluation_interval", "sample_limit", "'color'"):
+        assert key in messages

@@ -80,7 +80,13 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="Raw samples kept this long; older samples are refused at ingest."
     )
     scrape_config: Path | None = Field(
-        default=None, description="Prometheus-like YAML of scrape jobs; unset: scrape tsmon's own API."
+        default=None,
+        description="Prometheus configuration file whose scrape_configs the worker scrapes (besides itself).",
+    )
+    self_scrape_url: str | None = Field(
+        default=None,
+        description="The API's /metrics the worker scrapes as job tsmon_self; unset: http://<api host>:"
+        "<api port>/metrics; empty: no self-scrape.",
     )
     windows_engine: Literal["auto", "continuous_aggregates", "tsmon"] = Field(
         default="auto",

@@ -7,7 +7,6 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -26,9 +25,10 @@ from tsmon.ingest.writer import SeriesCache
 from tsmon.scoring.configs import load_configs
 from tsmon.scoring.job import claim_shards, detection_lags, forget_consumed_rescores, release, score_shard
 from tsmon.scoring.models import ModelCache
-from tsmon.scrape.config import ScrapeJob, jobs_from_settings
+from tsmon.scrape.config import WORKER_JOB, ScrapeJob
 from tsmon.scrape.host import collect_host_samples, host_name
-from tsmon.scrape.scraper import scrape
+from tsmon.scrape.own import jobs_from_settings
+from tsmon.scrape.pool import ScrapePools
 from tsmon.settings import Settings
 from tsmon.windows import maintained
 from tsmon.windows.engine import CatchUp, catch_up, current_engine
@@ -38,7 +38,6 @@ log = logging.getLogger("tsmon.worker")
 
 HOST_METRICS_INTERVAL_S = 15
 OWN_METRICS_INTERVAL_S = 15
-SCRAPE_THREADS = 8
 # Often, so a window is scored soon after its grace: a run with nothing due is one cheap query.
 DETECTION_INTERVAL_S = 5
 DETECTION_LEASE = timedelta(minutes=2)
@@ -106,6 +105,7 @@ class WorkerContext:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     covering_for_policies: bool = False
     jobs: list[str] = field(default_factory=list)
+    scrapes: ScrapePools = field(default_factory=ScrapePools)  # targets and their last scrapes, per job
     ingest: IngestService = field(init=False)
     http: httpx.Client = field(init=False)
 
@@ -142,7 +142,7 @@ def collect_host_metrics(ctx: WorkerContext) -> None:
 
 def own_samples(metrics: WorkerMetrics, instance: str) -> list[tuple[str, dict[str, str], float]]:
     """The worker's own metrics as (name, labels, value), labelled as record_own_metrics stores them."""
-    base = {"job": "tsmon-worker", "instance": instance}
+    base = {"job": WORKER_JOB, "instance": instance}
     return [
         (s.name, {**base, **s.labels}, s.value)
         for family in metrics.registry.collect()
@@ -159,17 +159,11 @@ def record_own_metrics(ctx: WorkerContext) -> None:
 def scrape_targets(ctx: WorkerContext, job: ScrapeJob) -> None:
     """Scrape every target of one job concurrently and store the samples, `up` included."""
     with ctx.metrics.duration.labels(f"scrape:{job.job_name}").time():
-        with ThreadPoolExecutor(max_workers=min(SCRAPE_THREADS, len(job.targets))) as pool:
-            outcomes = list(pool.map(lambda t: scrape(ctx.http, job, t), job.targets))
-        combined = ParseResult()
-        for target, outcome in zip(job.targets, outcomes, strict=True):
-            if outcome.error:
-                ctx.metrics.scrape_failures.labels(job.job_name).inc()
-                log.warning("scrape %s %s failed: %s", job.job_name, target.address, outcome.error)
-            b = outcome.result.batch
-            for row in zip(b.metrics, b.labels, b.times_us, b.values, strict=True):
-                combined.batch.append(*row)
-        ctx.ingest.ingest(combined, "scrape")
+        run = ctx.scrapes.get(job).run(ctx.http)
+        for target, error in run.failures:
+            ctx.metrics.scrape_failures.labels(job.job_name).inc()
+            log.warning("scrape %s %s failed: %s", job.job_name, target.url, error)
+        ctx.ingest.ingest(run.result, "scrape")
 
 
 def maintain_windows(ctx: WorkerContext) -> None:
@@ -281,9 +275,7 @@ def build_scheduler(
     if ctx.settings.demo:
         every(HOST_METRICS_INTERVAL_S, feed_demo, "feed_demo")
     if scrape_jobs is None:
-        scrape_jobs = jobs_from_settings(
-            ctx.settings.scrape_config, ctx.settings.api_host, ctx.settings.api_port
-        )
+        scrape_jobs = jobs_from_settings(ctx.settings)
     for job in scrape_jobs:
         every(job.interval_s, scrape_targets, f"scrape:{job.job_name}", job)
 

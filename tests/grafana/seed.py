@@ -70,7 +70,7 @@ def api_samples() -> list[Sample]:
     """The API's own histogram as the worker's scrape stores it, plus the scrape's `up` and timings."""
     registry = CollectorRegistry()
     create_app(Settings(), "postgresql://unused", registry=registry)
-    target = {"job": "tsmon", "instance": "127.0.0.1:8428"}
+    target = {"job": "tsmon_self", "instance": "127.0.0.1:8428"}
     out: list[Sample] = [(n, target, v) for n, v in (("up", 1), ("scrape_duration_seconds", 0.01))]
     for family in registry.collect():
         if family.type == "histogram" and family.name.startswith("tsmon_http"):
@@ -84,7 +84,13 @@ def host_samples() -> list[Sample]:
     for host in HOSTS:
         samples = collect_host_samples(host)
         if not any(n == "node_filesystem_size_bytes" for n, _, _ in samples):  # containers may list none
-            fs = {"job": "node", "instance": host, "mountpoint": "/", "fstype": "ext4", "device": "/dev/sda1"}
+            fs = {
+                "job": "tsmon_host",
+                "instance": host,
+                "mountpoint": "/",
+                "fstype": "ext4",
+                "device": "/dev/sda1",
+            }
             samples += [("node_filesystem_size_bytes", fs, 1e11), ("node_filesystem_avail_bytes", fs, 4e10)]
         out += samples
     return out

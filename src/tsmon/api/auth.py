@@ -9,7 +9,6 @@ import hmac
 
 from fastapi import HTTPException, Request
 
-
 # InfluxDB 1.x's query-string credentials (?u=&p=): only its own routes take them, so a token in
 # a URL (proxy and access logs) is never accepted where clients have a header to put it in.
 V1_ROUTES = frozenset({"/write", "/query"})

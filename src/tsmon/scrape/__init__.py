@@ -1,1 +1,1 @@
-"""Collecting metrics tsmon pulls itself: this host, and (later) Prometheus targets."""
+"""Collecting metrics tsmon pulls itself: Prometheus targets, scraped as Prometheus does, and this host."""

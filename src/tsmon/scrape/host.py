@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import psutil
 
+from tsmon.scrape.config import HOST_JOB
+
 Sample = tuple[str, dict[str, str], float]
 
 # Pseudo and container filesystems say nothing about the host's disks.
@@ -78,10 +80,16 @@ def _network() -> Iterator[Sample]:
 
 
 def collect_host_samples(instance: str) -> list[Sample]:
-    """One reading of every host metric, each labelled job="node" and instance=<host>."""
-    base = {"job": "node", "instance": instance}
+    """One reading of every host metric, each labelled job="tsmon_host" and instance=<host>.
+
+    Not job="node": a real node_exporter for the same host (scraped, or sent by Prometheus) keeps
+    series of its own (README, "Series identity").
+    """
+    base = {"job": HOST_JOB, "instance": instance}
     out: list[Sample] = []
     for collect in (_cpu, _memory, _filesystems, _disks, _network):
-        out.extend((name, {**base, **labels}, value) for name, labels, value in collect())
+        # An empty value is an absent label, as Prometheus has it (a device or fstype psutil cannot name).
+        for name, labels, value in collect():
+            out.append((name, {k: v for k, v in {**base, **labels}.items() if v}, value))
     out.append(("node_boot_time_seconds", base, float(psutil.boot_time())))
     return out
