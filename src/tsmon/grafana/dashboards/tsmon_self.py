@@ -7,11 +7,16 @@ from tsmon.grafana.panels import Query, timeseries
 from tsmon.grafana.queries import by_label, grouped, ratio
 
 UID = "tsmon-self"
+# tsmon's own series only (the series identity rule): an external Prometheus scraping tsmon sends the
+# same metric names under its own job, which would otherwise be summed in.
+OWN = "labels ->> 'job' IN ('tsmon_self', 'tsmon_worker')"
 
-ACCEPTED = by_label("tsmon_ingest_samples_accepted_total", "protocol")
-REJECTED = by_label("tsmon_ingest_samples_rejected_total", "reason")
-SERIES_CREATED = grouped("tsmon_ingest_series_created_total", "w.labels ->> 'job'", "sum(w.rate)")
-WRITE_TIME = ratio("tsmon_ingest_db_write_seconds_sum", "tsmon_ingest_db_write_seconds_count", "job")
+ACCEPTED = by_label("tsmon_ingest_samples_accepted_total", "protocol", where=OWN)
+REJECTED = by_label("tsmon_ingest_samples_rejected_total", "reason", where=OWN)
+SERIES_CREATED = grouped("tsmon_ingest_series_created_total", "w.labels ->> 'job'", "sum(w.rate)", where=OWN)
+WRITE_TIME = ratio(
+    "tsmon_ingest_db_write_seconds_sum", "tsmon_ingest_db_write_seconds_count", "job", where=OWN
+)
 JOB_RUNS = grouped(
     "tsmon_job_runs_total", "(w.labels ->> 'job_id') || ' ' || (w.labels ->> 'outcome')", "sum(w.rate) * 60"
 )
@@ -29,9 +34,13 @@ HTTP = grouped(
     "tsmon_http_request_duration_seconds_count",
     "(w.labels ->> 'route') || ' ' || (w.labels ->> 'code')",
     "sum(w.rate)",
+    where=OWN,
 )
 HTTP_LATENCY = ratio(
-    "tsmon_http_request_duration_seconds_sum", "tsmon_http_request_duration_seconds_count", "route"
+    "tsmon_http_request_duration_seconds_sum",
+    "tsmon_http_request_duration_seconds_count",
+    "route",
+    where=OWN,
 )
 
 
