@@ -8,6 +8,28 @@
 -- planner would aggregate every series' windows in the range and hash-join them. DISTINCT ON
 -- (bucket) changes nothing (a series has one row per bucket); it keeps the planner from
 -- flattening the LATERAL back into that join, while still letting bucket filters in.
+-- Averages and sample deviations from a window's sufficient statistics, for every finite value:
+-- PostgreSQL raises on float8 overflow and underflow, so sums under 1e-290 average to 0, and
+-- the deviation is unknown (NULL) where the squares could not be summed (Infinity) or the
+-- square of the sum would overflow. See tsmon.windows.definitions for how the sums are built.
+CREATE OR REPLACE FUNCTION tsmon.window_avg(p_sum float8, p_count bigint)
+RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT CASE WHEN p_count = 0 THEN NULL WHEN abs(p_sum) < 1e-290 THEN 0::float8 ELSE p_sum / p_count END $$;
+COMMENT ON FUNCTION tsmon.window_avg(float8, bigint) IS
+    'sum / count of a window, safe for every finite sum (0 below 1e-290).';
+
+CREATE OR REPLACE FUNCTION tsmon.window_stddev(p_sum float8, p_sum_sq float8, p_count bigint)
+RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE
+        WHEN p_count < 2 OR p_sum_sq = 'Infinity'::float8 OR abs(p_sum) > 1e150 OR p_sum <> p_sum THEN NULL
+        WHEN abs(p_sum) < 1e-150 THEN sqrt(greatest(p_sum_sq, 0) / (p_count - 1))
+        ELSE sqrt(greatest(p_sum_sq - p_sum * p_sum / p_count, 0) / (p_count - 1)) END
+$$;
+COMMENT ON FUNCTION tsmon.window_stddev(float8, float8, bigint) IS
+    'Sample standard deviation of a window from count, sum and sum of squares; NULL for one value or '
+    'where the squares overflowed (values beyond 1e150).';
+
 DO $$
 DECLARE
     r record;
@@ -15,10 +37,10 @@ BEGIN
     FOR r IN SELECT * FROM (VALUES ('1m', '1-minute'), ('1h', '1-hour'), ('1d', '1-day')) AS v(res, label) LOOP
         EXECUTE format($v$
             CREATE OR REPLACE VIEW tsmon.%1$I AS
-            SELECT w.bucket, s.metric, s.labels, s.id AS series_id, w.count, w.sum / w.count AS avg,
+            SELECT w.bucket, s.metric, s.labels, s.id AS series_id, w.count,
+                   tsmon.window_avg(w.sum, w.count) AS avg,
                    w.min, w.max, w.first, w.last, w.sum,
-                   CASE WHEN w.count > 1
-                        THEN sqrt(greatest(w.sum_sq - w.sum * w.sum / w.count, 0) / (w.count - 1)) END AS stddev,
+                   tsmon.window_stddev(w.sum, w.sum_sq, w.count) AS stddev,
                    w.increase
             FROM tsmon.series s
             CROSS JOIN LATERAL (
@@ -67,7 +89,7 @@ AS $$
     -- MATERIALIZED: computed once, not again for every row of the branch that runs.
     WITH r AS MATERIALIZED (SELECT tsmon.pick_resolution(p_start, p_end, p_min_points) AS res),
          ids AS MATERIALIZED (SELECT ARRAY(SELECT id FROM tsmon.series WHERE metric = p_metric) AS ids)
-    SELECT w.bucket, w.series_id, s.labels, r.res, w.count, w.sum / w.count, w.min, w.max, w.first, w.last,
+    SELECT w.bucket, w.series_id, s.labels, r.res, w.count, tsmon.window_avg(w.sum, w.count), w.min, w.max, w.first, w.last,
            w.increase
     FROM r, ids, LATERAL (
         SELECT * FROM tsmon.samples_1d WHERE r.res = '1d' AND samples_1d.series_id = ANY(ids.ids)
@@ -79,7 +101,10 @@ AS $$
         SELECT * FROM tsmon.samples_1m WHERE r.res = '1m' AND samples_1m.series_id = ANY(ids.ids)
           AND samples_1m.bucket >= p_start AND samples_1m.bucket < p_end
         UNION ALL
-        SELECT x.time, x.series_id, 1, x.value, x.value * x.value, x.value, x.value, x.value, x.value, 0
+        SELECT x.time, x.series_id, 1, x.value,
+               CASE WHEN abs(x.value) > 1e150 THEN 'Infinity'::float8 WHEN abs(x.value) < 1e-150 THEN 0::float8
+                    ELSE x.value * x.value END,
+               x.value, x.value, x.value, x.value, 0
         FROM tsmon.samples x WHERE r.res = 'raw' AND x.series_id = ANY(ids.ids)
           AND x.time >= p_start AND x.time < p_end AND x.value <> 'NaN'::float8
     ) w (bucket, series_id, count, sum, sum_sq, min, max, first, last, increase)

@@ -51,17 +51,24 @@ AS $$
             SELECT * FROM tsmon.samples_1m WHERE r.res = '1m' AND samples_1m.series_id = ANY(p_series_ids)
               AND samples_1m.bucket >= r.lo AND samples_1m.bucket < p_end
             UNION ALL
-            SELECT x.time, x.series_id, 1, x.value, x.value * x.value, x.value, x.value, x.value, x.value, 0
+            SELECT x.time, x.series_id, 1, x.value,
+               CASE WHEN abs(x.value) > 1e150 THEN 'Infinity'::float8 WHEN abs(x.value) < 1e-150 THEN 0::float8
+                    ELSE x.value * x.value END,
+               x.value, x.value, x.value, x.value, 0
             FROM tsmon.samples x WHERE r.res = 'raw' AND x.series_id = ANY(p_series_ids)
               AND x.time >= r.lo AND x.time < p_end AND x.value <> 'NaN'::float8
         ) w (bucket, series_id, count, sum, sum_sq, min, max, first, last, increase)
         WINDOW s AS (PARTITION BY w.series_id ORDER BY w.bucket)
     )
-    SELECT w.bucket, w.series_id, s.metric, s.labels, w.res, w.count, w.sum / w.count, w.min, w.max, w.last, w.increase,
+    SELECT w.bucket, w.series_id, s.metric, s.labels, w.res, w.count, tsmon.window_avg(w.sum, w.count), w.min, w.max, w.last, w.increase,
            -- The window's own increase plus the step from the previous window's last sample (a drop
            -- is a reset): together they tile time exactly. Without a predecessor, scale the steps
            -- inside the window up to its length.
-           CASE WHEN w.prev_last IS NOT NULL
+           CASE WHEN greatest(abs(w.first), abs(w.prev_last), abs(w.increase)) > 1e300
+                     OR (abs(w.increase) < 1e-290 AND w.increase <> 0)
+                     OR (abs(w.first - w.prev_last) < 1e-290 AND w.first <> w.prev_last)
+                THEN NULL  -- beyond float8's safe range for a rate (an error would break the panel)
+                WHEN w.prev_last IS NOT NULL
                 THEN (w.increase + CASE WHEN w.first >= w.prev_last THEN w.first - w.prev_last ELSE w.first END)
                      / extract(epoch FROM w.bucket - w.prev_bucket)::float8
                 WHEN w.count > 1 AND w.res <> 'raw'

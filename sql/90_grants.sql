@@ -51,3 +51,5 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON tsmon.worker_heartbeats TO tsmon_worker;
 -- Window freshness (alerting, status panels).
 GRANT EXECUTE ON FUNCTION tsmon.windows_freshness() TO tsmon_reader, tsmon_worker;
 GRANT SELECT ON tsmon.windows_freshness TO tsmon_reader, tsmon_worker;
+GRANT EXECUTE ON FUNCTION tsmon.window_avg(float8, bigint), tsmon.window_stddev(float8, float8, bigint)
+    TO tsmon_reader, tsmon_worker, tsmon_ingest;

@@ -70,3 +70,19 @@ def test_switch_keeps_windows_older_than_raw_retention(full_conn: Conn, order: t
     migrate(conn, Settings(windows_engine=first))  # type: ignore[arg-type]
     assert_same(windows(conn), before, f"after switching back to {first}")
     conn.close()
+
+
+def test_a_new_aggregate_definition_rebuilds_continuous_aggregates_keeping_windows(full_conn: Conn) -> None:
+    conn = full_conn
+    migrate(conn, Settings(windows_engine="continuous_aggregates"))
+    write(conn, random_rows(random.Random(3), NOW - timedelta(days=6), NOW - timedelta(hours=1), 2000))
+    refresh_windows(conn, RetentionSettings())
+    before = windows(conn)
+    conn.execute("SELECT drop_chunks('tsmon.samples', older_than => now() - interval '3 days')")
+    conn.execute("UPDATE tsmon.windows_engine SET definition = 1")  # built by an older tsmon
+    old_view = conn.execute("SELECT 'tsmon.samples_1m'::regclass::oid").fetchone()
+    migrate(conn, Settings(windows_engine="continuous_aggregates"))
+    assert conn.execute("SELECT definition FROM tsmon.windows_engine").fetchone() == (2,)
+    assert conn.execute("SELECT 'tsmon.samples_1m'::regclass::oid").fetchone() != old_view  # rebuilt
+    assert_same(windows(conn), before, "after the rebuild")
+    conn.close()

@@ -61,6 +61,18 @@ RESOLUTIONS = (MINUTE, HOUR, DAY)
 BY_NAME = {r.name: r for r in RESOLUTIONS}
 
 
+# Every finite float must aggregate without an error (PostgreSQL raises on float8 overflow and
+# underflow, which would stop every query and refresh over the bucket). Squares of |v| > 1e150 are
+# +Infinity and of |v| < 1e-150 are 0; values beyond +-1e300 add +-Infinity to the sum, so sums of
+# finite terms can never overflow. Infinite sums are kept as such; averages and deviations over
+# them are computed by tsmon.window_avg / window_stddev (sql/50_windows.sql).
+SAFE_VALUE = sql.SQL("CASE WHEN abs(value) > 1e300 THEN sign(value) * 'Infinity'::float8 ELSE value END")
+SAFE_SQUARE = sql.SQL(
+    "CASE WHEN abs(value) > 1e150 THEN 'Infinity'::float8 WHEN abs(value) < 1e-150 THEN 0::float8 "
+    "ELSE value * value END"
+)
+
+
 def aggregate_query(
     res: Resolution, source: sql.Composable, where: sql.Composable | None = None
 ) -> sql.Composed:
@@ -73,7 +85,7 @@ def aggregate_query(
     if res.source is None:
         body = sql.SQL(
             "SELECT time_bucket({b}::interval, time) AS bucket, series_id, count(*) AS count, "
-            "sum(value) AS sum, sum(value * value) AS sum_sq, min(value) AS min, max(value) AS max, "
+            "sum({v}) AS sum, sum({sq}) AS sum_sq, min(value) AS min, max(value) AS max, "
             "first(value, time) AS first, last(value, time) AS last, "
             "tsmon.counter_increase_agg(time, value) AS increase "
             "FROM {src} WHERE value <> 'NaN'::float8"
@@ -86,7 +98,7 @@ def aggregate_query(
             "tsmon.counter_rollup_agg(bucket, first, last, increase) AS increase "
             "FROM {src} WHERE true"
         )
-    query = body.format(b=bucket, src=source)
+    query = body.format(b=bucket, src=source, v=SAFE_VALUE, sq=SAFE_SQUARE)
     if where is not None:
         query = sql.SQL("{} AND {}").format(query, where)
     return sql.SQL("{} GROUP BY 1, 2").format(query)

@@ -13,6 +13,8 @@ from tsmon.windows.retention import RetentionSettings
 
 log = logging.getLogger("tsmon.windows")
 Engine = Literal["continuous_aggregates", "tsmon"]
+# Version of the window aggregates (definitions.aggregate_query); see migration 0009.
+DEFINITION = 2
 
 
 def current_engine(conn: Conn) -> Engine | None:
@@ -36,13 +38,19 @@ def install_windows(conn: Conn, setting: str, retention: RetentionSettings) -> E
     """
     engine = wanted_engine(conn, setting)
     before = current_engine(conn)
+    if before == "continuous_aggregates" and engine == before and _definition(conn) < DEFINITION:
+        # Continuous aggregates keep the query they were created with: rebuild, keeping every window.
+        log.warning("windows: rebuilding the continuous aggregates with definition %s", DEFINITION)
+        switch.carry_out(conn, before)
+        continuous.drop(conn)
+        before = None
     if before is not None and before != engine:
         log.warning(
             "windows engine changes from %s to %s: rebuilding from raw samples, keeping older windows",
             before,
             engine,
         )
-        switch.carry_out(conn)
+        switch.carry_out(conn, before)
         (continuous.drop if before == "continuous_aggregates" else maintained.drop)(conn)
     if engine == "continuous_aggregates":
         continuous.install(conn)
@@ -50,15 +58,22 @@ def install_windows(conn: Conn, setting: str, retention: RetentionSettings) -> E
     else:
         maintained.install(conn)
     conn.execute(
-        "INSERT INTO tsmon.windows_engine (engine) VALUES (%s) "
-        "ON CONFLICT (singleton) DO UPDATE SET engine = EXCLUDED.engine, chosen_at = now()",
-        (engine,),
+        "INSERT INTO tsmon.windows_engine (engine, definition) VALUES (%s, %s) ON CONFLICT (singleton) "
+        "DO UPDATE SET engine = EXCLUDED.engine, definition = EXCLUDED.definition, "
+        "chosen_at = CASE WHEN windows_engine.engine = EXCLUDED.engine THEN windows_engine.chosen_at "
+        "ELSE now() END",
+        (engine, DEFINITION),
     )
     if before != engine or switch.pending(conn):
         # History must be materialised once: real-time results only cover what is above the watermark.
         refresh_windows(conn, retention)
         switch.restore(conn, engine)
     return engine
+
+
+def _definition(conn: Conn) -> int:
+    row = conn.execute("SELECT definition FROM tsmon.windows_engine").fetchone()
+    return int(row[0]) if row else DEFINITION
 
 
 def refresh_windows(conn: Conn, retention: RetentionSettings, now: datetime | None = None) -> bool:

@@ -52,7 +52,8 @@ def fetch_windows(
     # message) each, far more than scoring it.
     query = sql.SQL(
         "SELECT string_agg(int8send(w.series_id) || float8send(extract(epoch FROM w.bucket)::float8) "
-        "|| float8send(w.sum / w.count), ''::bytea ORDER BY w.series_id, w.bucket) FROM {w} w "
+        "|| float8send(tsmon.window_avg(w.sum, w.count)), ''::bytea ORDER BY w.series_id, w.bucket) "
+        "FROM {w} w "
         "WHERE w.series_id = ANY(%(ids)s) AND w.bucket >= %(start)s AND w.bucket < %(stop)s "
         "AND w.sum IS NOT NULL AND {extra}"
     ).format(

@@ -34,20 +34,25 @@ def pending(conn: Conn) -> bool:
     return any(_exists(conn, carry_table(res)) for res in RESOLUTIONS)
 
 
-def carry_out(conn: Conn) -> dict[str, int]:
-    """Copy every window of the current engine (its public relations) into carry tables."""
+def carry_out(conn: Conn, engine: str) -> dict[str, int]:
+    """Copy every materialised window of ``engine`` into carry tables.
+
+    Materialised rows only: the part still computed at query time comes from raw samples, which
+    the new engine reads too (and an extreme value there must not stop the copy).
+    """
     copied: dict[str, int] = {}
     for res in RESOLUTIONS:
         carry = carry_table(res)
         if _exists(conn, carry) or not _exists(conn, res.relation):
             continue
+        table, bound = _target(conn, engine, res)
         cur = conn.execute(
-            sql.SQL("CREATE TABLE {carry} AS SELECT {c} FROM {rel}").format(
-                carry=carry, c=_COLUMN_LIST, rel=res.relation
+            sql.SQL("CREATE TABLE {carry} AS SELECT {c} FROM {t} WHERE bucket < {bound}").format(
+                carry=carry, c=_COLUMN_LIST, t=table, bound=bound
             )
         )
         copied[res.name] = max(cur.rowcount, 0)
-    log.info("windows carried over the engine switch: %s", copied)
+    log.info("windows carried over the rebuild: %s", copied)
     return copied
 
 
