@@ -11,7 +11,7 @@ from psycopg import sql
 
 from tsmon.db import Conn
 from tsmon.scoring import events, policy
-from tsmon.scoring.configs import DetectionConfig
+from tsmon.scoring.configs import DetectionConfig, load_configs
 from tsmon.scoring.drift import measure
 from tsmon.scoring.models import Model, ModelCache, active_models, train_many
 from tsmon.scoring.rescore import SETTLE, rescore, settled_ranges
@@ -119,8 +119,11 @@ def _models(
     reasons: dict[int, str] = {}
     for sid in series:
         model = models.get(sid)
-        train_end = None if model is None else model.train_end
-        reason = policy.retrain_reason(train_end, start, config.retrain_every)
+        if model is not None and not model.fitted_as(config):
+            reason = "config"  # the config names another detector or params: retrain now, not tomorrow
+        else:
+            train_end = None if model is None else model.train_end
+            reason = policy.retrain_reason(train_end, start, config.retrain_every)
         if not reason and model is not None and sid in recent:
             drift = measure(model.distribution, recent[sid])
             if drift is not None and drift.drifted:
@@ -134,7 +137,9 @@ def _models(
             reasons[sid] = reason
     models.update(train_many(conn, config, reasons, start, cache))
     wanted = set(series)
-    return {sid: m for sid, m in models.items() if sid in wanted}
+    # A series whose retraining for a changed config found too little data is not scored by the
+    # model of the old config: every score row is the configured detector's.
+    return {sid: m for sid, m in models.items() if sid in wanted and m.fitted_as(config)}
 
 
 def score_shard(
@@ -151,7 +156,6 @@ def score_shard(
 
     Scores, events and the watermark commit together: a crash leaves nothing, a rerun the same rows.
     """
-    step = config.step
     cache = cache if cache is not None else ModelCache()
     with conn.transaction():
         row = conn.execute(
@@ -162,6 +166,12 @@ def score_shard(
         ).fetchone()
         if row is None or not row[1]:
             return ShardResult(scored=False)  # the lease expired and another worker may hold it now
+        # The config as it is now, not as the caller loaded it (a run lasts up to a minute): a
+        # `tsmon detect apply` committed since then is used at once (and retrains the series).
+        current = load_configs(conn, config_id=config.id)
+        if not current or shard >= current[0].shards:
+            return ShardResult(scored=False)  # disabled, deleted or re-sharded meanwhile
+        config, step = current[0], current[0].step
         watermark = row[0] if isinstance(row[0], datetime) else None
         end = floor_time(now - grace, step)
         start = watermark or end - FIRST_RUN_WINDOWS * step

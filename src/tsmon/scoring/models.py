@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -29,6 +29,19 @@ class Model:
     trained_at: datetime
     train_end: datetime
     distribution: dict[str, object]
+    # What it was fitted as (tsmon.models.detector, params without the threshold, which feedback moves):
+    # score rows name this detector, and a config that names another one retrains the series.
+    detector_name: str = ""
+    params: dict[str, object] = field(default_factory=dict)
+
+    def fitted_as(self, config: DetectionConfig) -> bool:
+        """Whether this model is the detector and params ``config`` asks for now."""
+        return self.detector_name == config.detector and self.params == fit_params(config.params)
+
+
+def fit_params(params: dict[str, object]) -> dict[str, object]:
+    """A model's parameters as configured: without the threshold (feedback changes it, not a refit)."""
+    return {k: v for k, v in params.items() if k != "threshold"}
 
 
 class ModelCache:
@@ -80,17 +93,26 @@ def active_models(
     rows = (
         conn.execute(
             "SELECT DISTINCT ON (series_id) series_id, version, state, trained_at, train_end, "
-            "quality -> 'distribution' FROM tsmon.models "
+            "quality -> 'distribution', detector, params FROM tsmon.models "
             "WHERE config_id = %s AND series_id = ANY(%s) ORDER BY series_id, version DESC",
             (config.id, missing),
         ).fetchall()
         if missing
         else []
     )
-    for series_id, version, state, trained_at, train_end, distribution in rows:
+    for series_id, version, state, trained_at, train_end, distribution, kind, params in rows:
         assert isinstance(trained_at, datetime) and isinstance(train_end, datetime)
         sid, ver = int(series_id), int(version)
-        model = Model(sid, ver, from_state(state), trained_at, train_end, dict(distribution or {}))
+        model = Model(
+            sid,
+            ver,
+            from_state(state),
+            trained_at,
+            train_end,
+            dict(distribution or {}),
+            str(kind),
+            fit_params(dict(params or {})),
+        )
         models[sid] = cache.put(config.id, model)
     return models
 
@@ -183,7 +205,16 @@ def train_many(
                 sid, version, trained_at = int(row[0]), int(row[1]), row[2]
                 assert isinstance(trained_at, datetime)
                 detector, distribution = fitted[sid]
-                model = Model(sid, version, detector, trained_at, end, distribution)
+                model = Model(
+                    sid,
+                    version,
+                    detector,
+                    trained_at,
+                    end,
+                    distribution,
+                    config.detector,
+                    fit_params(config.params),
+                )
                 models[sid] = model if cache is None else cache.put(config.id, model)
             if not cur.nextset():
                 break

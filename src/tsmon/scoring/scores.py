@@ -41,7 +41,7 @@ def write_scores(
         ]
         for i, (t, score, anomalous) in zip(new, flags, strict=True):
             out.write(
-                f"{t.isoformat()}\t{sid}\t{config.id}\t{config.detector}\t{model.version}\t{score!r}\t"
+                f"{t.isoformat()}\t{sid}\t{config.id}\t{model.detector_name}\t{model.version}\t{score!r}\t"
                 f"{float(expected[i])!r}\t{float(lower[i])!r}\t{float(upper[i])!r}\t"
                 f"{'t' if anomalous else 'f'}\n"
             )
