@@ -13,9 +13,10 @@ from tsmon.db import Conn
 from tsmon.scoring import events, policy
 from tsmon.scoring.configs import DetectionConfig, load_configs
 from tsmon.scoring.drift import measure
-from tsmon.scoring.models import Model, ModelCache, active_models, train_many
+from tsmon.scoring.models import Model, ModelCache, active_models
 from tsmon.scoring.rescore import SETTLE, rescore, settled_ranges
 from tsmon.scoring.scores import write_scores
+from tsmon.scoring.training import train_first, train_many
 from tsmon.windows.definitions import floor_time
 from tsmon.windows.reader import fetch_windows
 
@@ -25,7 +26,7 @@ log = logging.getLogger("tsmon.scoring")
 # equal to the grace in tsmon.note_samples_written (sql/45_windows_write.sql), which logs them.
 GRACE = timedelta(seconds=10)
 
-FIRST_RUN_WINDOWS = 60  # a new config starts scoring this many windows back
+FIRST_RUN_WINDOWS = 60  # a new config (or series) starts scoring at most this many windows back
 MAX_WINDOWS_PER_RUN = 360  # bounded catch-up after downtime: at most this many windows per transaction
 
 
@@ -109,8 +110,11 @@ def _models(
     stop: datetime,
     *,
     cache: ModelCache,
-) -> dict[int, Model]:
-    """Active models, trained first or again where needed (missing, on schedule, or drifted)."""
+) -> tuple[dict[int, Model], dict[int, datetime]]:
+    """Active models, trained first or again where needed (missing, on schedule, changed, drifted).
+
+    Also, for series that got their first model now, the window their scoring starts at.
+    """
     models = active_models(conn, config, series, cache)
     every = DRIFT_EVERY[config.resolution]
     # Drift is tested once per hour (per day for 1h windows): when this batch crosses that boundary.
@@ -135,11 +139,19 @@ def _models(
                 reason = "drift"
         if reason:
             reasons[sid] = reason
-    models.update(train_many(conn, config, reasons, start, cache))
+    again = {sid: reason for sid, reason in reasons.items() if reason != "initial"}
+    models.update(train_many(conn, config, again, start, cache))
+    # A series never scored starts at its first window with enough data, as far back as a new
+    # config's first run reaches (not only from the watermark on: a bulk import's last hour counts).
+    lower = min(start, stop - FIRST_RUN_WINDOWS * config.step)
+    initial = [sid for sid, reason in reasons.items() if reason == "initial"]
+    first = train_first(conn, config, initial, lower, stop, cache=cache)
+    models.update(first)
     wanted = set(series)
     # A series whose retraining for a changed config found too little data is not scored by the
     # model of the old config: every score row is the configured detector's.
-    return {sid: m for sid, m in models.items() if sid in wanted and m.fitted_as(config)}
+    kept = {sid: m for sid, m in models.items() if sid in wanted and m.fitted_as(config)}
+    return kept, {sid: m.train_end for sid, m in first.items()}
 
 
 def score_shard(
@@ -200,10 +212,13 @@ def _score(
     *,
     cache: ModelCache,
 ) -> int:
-    models = _models(conn, config, series, start, stop, cache=cache)
-    flags = write_scores(conn, config, models, start, stop)
+    models, starts = _models(conn, config, series, start, stop, cache=cache)
+    flags = write_scores(conn, config, models, start, stop, starts=starts)
     open_events = events.load_open(conn, config, series)
-    pending = events.last_pending_run(conn, config, series, start, config.min_duration + config.step)
+    # Runs of anomalous windows left pending by the previous batch; a series' first batch has none.
+    pending = events.last_pending_run(
+        conn, config, [s for s in series if s not in starts], start, config.min_duration + config.step
+    )
     touched: list[events.Event] = []
     for sid, (version, points) in flags.items():
         touched += events.advance(open_events, pending, sid, points, config=config, version=version)

@@ -33,6 +33,23 @@ def retrain_reason(train_end: datetime | None, start: datetime, retrain_every: t
     return "schedule" if start - train_end >= retrain_every else ""
 
 
+def first_window(
+    times: npt.NDArray[np.float64], lower: float, window: float, step: float, min_points: int
+) -> float | None:
+    """Where a series never scored starts: the first window from ``lower`` with a model's worth of data.
+
+    That is the first window start ``w >= lower`` whose training window ``[w - window, w)`` holds
+    ``min_points`` of the rows ``times`` (sorted epoch seconds of window starts, ``step`` apart at
+    least); None when none does. The count only grows at ``lower`` and just after a row, so those
+    are the candidates.
+    """
+    later = times[times + step > lower] + step
+    candidates = np.concatenate(([lower], later[later > lower]))
+    inside = np.searchsorted(times, candidates, "left") - np.searchsorted(times, candidates - window, "left")
+    enough = np.flatnonzero(inside >= min_points)
+    return float(candidates[enough[0]]) if enough.size else None
+
+
 def drift_check_due(start: datetime, stop: datetime, every: timedelta) -> bool:
     """Drift is tested once per ``every``: when the batch ``[start, stop)`` crosses that boundary."""
     return floor_time(start, every) != floor_time(stop, every)
