@@ -46,7 +46,8 @@ def claim_shards(
 
     A shard is due once its config's ``schedule`` of windows after its watermark is complete and
     past the grace (``now``: the job's clock, default the database's): a window is scored about
-    GRACE after it ends, whatever the phase of earlier runs. Settled late data makes it due too.
+    GRACE after it ends, whatever the phase of earlier runs. Settled late data of its series makes
+    it due too.
     """
     with conn.transaction():
         conn.execute(
@@ -65,7 +66,8 @@ def claim_shards(
             "         WHEN '1h' THEN interval '1 hour' ELSE interval '1 minute' END) + %(g)s"
             "         <= coalesce(%(now)s, now())"
             "      OR EXISTS (SELECT 1 FROM tsmon.detection_rescore r WHERE r.noted_at <= now() - %(settle)s"
-            "                 AND r.noted_at > coalesce(s.rescore_mark, '-infinity'::timestamptz)))"
+            "                 AND r.noted_at > coalesce(s.rescore_mark, '-infinity'::timestamptz)"
+            "                 AND (r.series_id IS NULL OR r.series_id %% c.shards = s.shard)))"
             "  ORDER BY s.watermark NULLS FIRST, s.scored_at NULLS FIRST LIMIT %(n)s"
             "  FOR UPDATE OF s SKIP LOCKED) "
             "RETURNING d.config_id, d.shard",
@@ -190,9 +192,9 @@ def score_shard(
         stop = max(start, min(end, start + MAX_WINDOWS_PER_RUN * step))
         series = _series(conn, config, shard)
         result = ShardResult(scored=stop > start, series=len(series), watermark=stop)
-        ranges, mark = settled_ranges(conn, row[2] if isinstance(row[2], datetime) else None)
+        ranges, mark = settled_ranges(conn, row[2] if isinstance(row[2], datetime) else None, series)
         if series and watermark is not None and ranges:
-            result.rescored = rescore(conn, config, series, ranges, watermark, cache=cache)
+            result.rescored = rescore(conn, config, ranges, watermark, cache=cache)
         if series and stop > start:
             result.windows = _score(conn, config, series, start, stop, cache=cache)
         conn.execute(

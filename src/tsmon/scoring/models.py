@@ -87,18 +87,66 @@ def active_models(
         if missing
         else []
     )
-    for series_id, version, state, trained_at, train_end, distribution, kind, params in rows:
-        assert isinstance(trained_at, datetime) and isinstance(train_end, datetime)
-        sid, ver = int(series_id), int(version)
-        model = Model(
-            sid,
-            ver,
-            from_state(state),
-            trained_at,
-            train_end,
-            dict(distribution or {}),
-            str(kind),
-            fit_params(dict(params or {})),
-        )
-        models[sid] = cache.put(config.id, model)
+    for row in rows:
+        model = _model(row)
+        models[model.series_id] = cache.put(config.id, model)
     return models
+
+
+def _model(row: tuple[object, ...]) -> Model:
+    series_id, version, state, trained_at, train_end, distribution, kind, params = row
+    assert isinstance(trained_at, datetime) and isinstance(train_end, datetime)
+    assert (
+        isinstance(state, dict) and isinstance(distribution, dict | None) and isinstance(params, dict | None)
+    )
+    return Model(
+        int(str(series_id)),
+        int(str(version)),
+        from_state(state),
+        trained_at,
+        train_end,
+        dict(distribution or {}),
+        str(kind),
+        fit_params(dict(params or {})),
+    )
+
+
+# Per series, (version, train_end, detector) of each model in version order.
+Spans = dict[int, list[tuple[int, datetime, str]]]
+
+
+def model_spans(conn: Conn, config: DetectionConfig, series_ids: list[int]) -> Spans:
+    """Every version of the series' models: version v scored the windows from its train_end on."""
+    rows = conn.execute(
+        "SELECT series_id, version, train_end, detector FROM tsmon.models "
+        "WHERE config_id = %s AND series_id = ANY(%s) ORDER BY series_id, version",
+        (config.id, series_ids),
+    ).fetchall()
+    spans: Spans = {}
+    for sid, version, train_end, kind in rows:
+        assert isinstance(train_end, datetime)
+        spans.setdefault(int(str(sid)), []).append((int(str(version)), train_end, str(kind)))
+    return spans
+
+
+def load_versions(
+    conn: Conn, config: DetectionConfig, wanted: set[tuple[int, int]], cache: ModelCache
+) -> dict[tuple[int, int], Model]:
+    """Given versions of given series' models, by (series, version); the newest from ``cache``."""
+    found: dict[tuple[int, int], Model] = {}
+    for sid, version in wanted:
+        cached = cache.get(config.id, sid)
+        if cached is not None and cached.version == version:
+            found[sid, version] = cached
+    missing = sorted(wanted - set(found))
+    if missing:
+        rows = conn.execute(
+            "SELECT series_id, version, state, trained_at, train_end, quality -> 'distribution', detector, "
+            "params FROM tsmon.models WHERE config_id = %s "
+            "AND (series_id, version) IN (SELECT * FROM unnest(%s::bigint[], %s::integer[]))",
+            (config.id, [s for s, _ in missing], [v for _, v in missing]),
+        ).fetchall()
+        for row in rows:
+            model = _model(row)
+            found[model.series_id, model.version] = model
+    return found

@@ -6,6 +6,7 @@ import io
 from datetime import UTC, datetime
 
 import numpy as np
+import numpy.typing as npt
 
 from tsmon.db import Conn
 from tsmon.detection import BaseDetector
@@ -19,6 +20,16 @@ _COPY = (
     "upper, is_anomaly) FROM STDIN"
 )
 Flags = list[tuple[datetime, float, bool]]
+FloatArray = npt.NDArray[np.float64]
+
+
+def score_series(
+    model: Model, times: FloatArray, values: FloatArray, threshold: float
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Scores, expected values and bands of one series' windows (context first) at ``threshold``."""
+    if model.detector.threshold != threshold:  # set_params is slow; feedback changes it rarely
+        model.detector.set_params(threshold=threshold)
+    return model.detector.score_and_bands(values, timestamps=times)
 
 
 def write_scores(
@@ -42,9 +53,7 @@ def write_scores(
     threshold = config.threshold
     for sid, times, values in windows.by_series():
         model = models[sid]
-        if model.detector.threshold != threshold:  # set_params is slow; feedback changes it rarely
-            model.detector.set_params(threshold=threshold)
-        scores, expected, lower, upper = model.detector.score_and_bands(values, timestamps=times)
+        scores, expected, lower, upper = score_series(model, times, values, threshold)
         new = np.flatnonzero(times >= starts.get(sid, start).timestamp()).tolist()
         flags = [
             (datetime.fromtimestamp(float(times[i]), UTC), float(scores[i]), bool(scores[i] >= threshold))
