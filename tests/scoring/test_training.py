@@ -5,15 +5,12 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-import numpy as np
-
 from tests.scoring.test_job import NOW, Conn, run_all
 from tests.scoring.test_job import conn as scored_conn  # noqa: F401 - fixture
 from tsmon.ingest.batch import SampleBatch, canonical_labels, datetime_to_us
 from tsmon.ingest.writer import SampleWriter, SeriesCache
 from tsmon.scoring.configs import apply_yaml
 from tsmon.scoring.models import MIN_TRAINING_POINTS
-from tsmon.scoring.policy import first_window
 
 MINUTE = timedelta(minutes=1)
 LAST = NOW - MINUTE  # the newest sample; a run at NOW scores the windows before it (LAST is in its grace)
@@ -34,18 +31,6 @@ def scored(conn: Conn, host: str) -> list[tuple[object, ...]]:
         "SELECT count(*), min(time), max(time) FROM tsmon.metric_anomaly_scores WHERE labels ->> 'host' = %s",
         (host,),
     ).fetchall()
-
-
-def test_first_window_is_the_first_with_a_models_worth_of_rows() -> None:
-    times = np.arange(100.0, 170.0) * 60  # 70 windows from minute 100
-    lower = 110.0 * 60  # where a first run starts: 10 rows before it, not enough
-    assert first_window(times, lower, 86_400, 60, 30) == 130.0 * 60  # the 31st window: 30 rows before it
-    assert first_window(times, 150.0 * 60, 86_400, 60, 30) == 150.0 * 60  # enough already at lower
-    assert first_window(times, lower, 86_400, 60, 71) is None  # never enough
-    assert first_window(times, lower, 20 * 60, 60, 30) is None  # a window too short to hold 30
-    gappy = np.concatenate((times[:20], times[40:]))  # 20 windows, a gap of 20, 30 more
-    assert first_window(gappy, lower, 86_400, 60, 30) == 150.0 * 60  # the 10th after the gap
-    assert first_window(np.array([]), lower, 86_400, 60, 30) is None
 
 
 def test_a_first_run_after_a_short_import_scores_from_the_first_window_with_enough_data(conn: Conn) -> None:

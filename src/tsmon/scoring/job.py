@@ -115,7 +115,7 @@ def _models(
 ) -> tuple[dict[int, Model], dict[int, datetime]]:
     """Active models, trained first or again where needed (missing, on schedule, changed, drifted).
 
-    Also, for series that got their first model now, the window their scoring starts at.
+    Also, for series whose first model (trained now) starts elsewhere than ``start``, where it does.
     """
     models = active_models(conn, config, series, cache)
     every = DRIFT_EVERY[config.resolution]
@@ -129,7 +129,8 @@ def _models(
             reason = "config"  # the config names another detector or params: retrain now, not tomorrow
         else:
             train_end = None if model is None else model.train_end
-            reason = policy.retrain_reason(train_end, start, config.retrain_every)
+            offset = policy.retrain_offset(sid, config.shards, config.retrain_every)
+            reason = policy.retrain_reason(train_end, start, config.retrain_every, offset)
         if not reason and model is not None and sid in recent:
             drift = measure(model.distribution, recent[sid])
             if drift is not None and drift.drifted:
@@ -153,7 +154,7 @@ def _models(
     # A series whose retraining for a changed config found too little data is not scored by the
     # model of the old config: every score row is the configured detector's.
     kept = {sid: m for sid, m in models.items() if sid in wanted and m.fitted_as(config)}
-    return kept, {sid: m.train_end for sid, m in first.items()}
+    return kept, {sid: m.train_end for sid, m in first.items() if m.train_end != start}
 
 
 def score_shard(
