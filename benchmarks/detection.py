@@ -1,4 +1,5 @@
-"""Detection benchmark: scoring job throughput (first run, steady state), peak RSS, /api/v1/score latency."""
+"""Detection benchmark: scoring job throughput (first run, steady state), a day later (retraining),
+peak RSS, /api/v1/score latency."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import httpx
 import numpy as np
@@ -20,15 +22,19 @@ from psycopg import sql
 
 from ingest import scratch_database, start_server  # benchmarks/ is on sys.path when run as a script
 from tsmon.db.connect import database_url
+from tsmon.scoring import policy
 from tsmon.scoring.configs import apply_yaml, load_configs
-from tsmon.scoring.job import claim_shards, release, score_shard
+from tsmon.scoring.job import GRACE, claim_shards, release, score_shard
 from tsmon.scoring.models import ModelCache
 from tsmon.settings import Settings
+from tsmon.windows.definitions import floor_time
 from tsmon.windows.engine import current_engine, refresh_windows
 from tsmon.windows.retention import RetentionSettings
 
 Conn = psycopg.Connection[tuple[object, ...]]
 MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 OWNER = "bench-detection"
 LEASE = timedelta(minutes=2)
 SHARDS_PER_CLAIM = 1  # as the worker: a lease covers one shard's work
@@ -159,6 +165,82 @@ def bench_series(url: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def pass_at(conn: Conn, start: datetime, cache: ModelCache) -> dict[str, float]:
+    """One pass scoring the window at ``start``, the ones before it taken as scored (a jump in time)."""
+    conn.execute("UPDATE tsmon.detection_shards SET watermark = %s, scored_at = NULL", (start,))
+    before = conn.execute("SELECT count(*) FROM tsmon.models").fetchone()
+    p = score_pass(conn, start + MINUTE + timedelta(seconds=30), cache)
+    after = conn.execute("SELECT count(*) FROM tsmon.models").fetchone()
+    assert before is not None and after is not None
+    return p | {"retrained": int(str(after[0])) - int(str(before[0]))}
+
+
+def bench_retrain_day(url: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """A day after a first run, when every first-run model is due for its daily retraining.
+
+    The day is walked in hourly jumps (each a one-window pass that retrains what came due since),
+    then one pass a minute from 10 minutes before the first run's models turn a day old; those from
+    5 minutes before to 5 after are measured:
+    once with daily retraining spread over the day (each series at its slot, policy.retrain_offset),
+    and once, from the same first run, with the rule before it (a model is due once a day old), the
+    baseline. With one worker, a minute's lag is the grace plus its pass.
+    """
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    trained = floor_time(end - 27 * HOUR, HOUR) + 20 * MINUTE  # measured passes stay inside an hour
+    out: dict[str, Any] = {"series": n}
+    with psycopg.connect(url, autocommit=True) as conn:
+        t = time.perf_counter()
+        hours = (end - trained + DAY) / HOUR + 0.5  # the first run's training day, and the day after
+        out["samples"] = build(conn, n, hours, end)
+        refresh_windows(conn, RetentionSettings(), now=end)
+        conn.execute("ANALYZE")
+        out["build_s"] = time.perf_counter() - t
+        apply_yaml(conn, CONFIG.format(detector=args.detector))
+        cache = ModelCache()
+        first = score_pass(conn, trained + HOUR + timedelta(seconds=30), cache)  # windows from `trained`
+        assert conn.execute("SELECT DISTINCT train_end FROM tsmon.models").fetchall() == [(trained,)]
+        out["first_run_s"] = first["seconds"]
+        print(
+            f"[{n:,} series, a day later] built in {out['build_s']:.0f} s; first run {first['seconds']:.1f} s"
+        )
+        for variant in ("slots", "baseline"):
+            conn.execute("DELETE FROM tsmon.models WHERE version > 1")
+            conn.execute("DELETE FROM tsmon.drift_events")
+            cache.clear()
+            # The baseline: no slot, so retrain_reason is the age rule of before.
+            no_slots = mock.patch.object(policy, "retrain_offset", lambda *a: None)
+            with no_slots if variant == "baseline" else contextlib.nullcontext():
+                # The day in hourly jumps, then ten minutes of passes a minute apart before measuring.
+                jumps = [trained + h * HOUR for h in range(1, 24)] + [trained + DAY - 10 * MINUTE]
+                day = [pass_at(conn, at, cache) for at in jumps]
+                day += [pass_at(conn, trained + DAY + k * MINUTE, cache) for k in range(-9, -5)]
+                passes = [pass_at(conn, trained + DAY + k * MINUTE, cache) for k in range(-5, 6)]
+            slowest = max(passes, key=lambda p: p["seconds"])
+            out[variant] = {
+                "day_retrained": sum(p["retrained"] for p in day),
+                "pass_s": [round(p["seconds"], 2) for p in passes],
+                "retrained": [p["retrained"] for p in passes],
+                "max_pass_s": slowest["seconds"],
+                "median_pass_s": statistics.median(p["seconds"] for p in passes),
+                "max_lag_s": GRACE.total_seconds() + slowest["seconds"],
+            }
+            print(f"[{n:,} series, a day later] {variant}: {out[variant]}")
+    # What one model's training adds to a pass: the baseline's pass that retrains all n, less a pass.
+    out["train_s_per_model"] = (out["baseline"]["max_pass_s"] - out["baseline"]["median_pass_s"]) / n
+    return out
+
+
+def lag_at(series: int, series_per_s: float, day: dict[str, Any]) -> dict[str, float]:
+    """A day after a first run at ``series``, one worker's worst lag: the grace, a steady pass at the
+    throughput measured, and the trainings of one pass (the most one slot holds, or all of them)."""
+    steady = GRACE.total_seconds() + series / series_per_s
+    one_slot = -(-series // policy.RETRAIN_SLOTS)  # ceil: series sharing the busiest slot
+    return {
+        "slots": steady + one_slot * day["train_s_per_model"],
+        "baseline": steady + series * day["train_s_per_model"],
+    }
+
+
 def bench_score_api(url: str, requests: int) -> dict[str, float]:
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute("SELECT min(series_id) FROM tsmon.models").fetchone()
@@ -208,6 +290,9 @@ def main() -> None:
     ap.add_argument("--steady-minutes", type=int, default=3, help="steady-state passes (median reported)")
     ap.add_argument("--requests", type=int, default=200, help="POST /api/v1/score requests")
     ap.add_argument("--profile", action="store_true", help="print a profile of the steady-state passes")
+    ap.add_argument(
+        "--day-series", type=int, default=2_000, help="series of the day-later run (retraining); 0: skip it"
+    )
     args = ap.parse_args()
     runs, names, url = {}, [], ""
     try:
@@ -229,6 +314,15 @@ def main() -> None:
         for n, r in runs.items():  # peak_rss_mb_10k: RSS is a process maximum, so runs go smallest first
             result[f"peak_rss_mb_{f'{n // 1000}k' if n % 1000 == 0 else n}"] = r["peak_rss_mb"]
         result |= bench_score_api(url, args.requests)  # on the largest run's database
+        if args.day_series:
+            names.append(f"tsmon_bench_detection_day_{args.day_series}")
+            day = bench_retrain_day(scratch_database(names[-1]), args.day_series, args)
+            result["day_later"] = day
+            result["day_later_max_lag_s"] = day["slots"]["max_lag_s"]
+            result["day_later_baseline_max_lag_s"] = day["baseline"]["max_lag_s"]
+            at_50k = lag_at(50_000, result["series_per_s"], day)
+            result["day_later_lag_s_at_50k"] = at_50k["slots"]
+            result["day_later_baseline_lag_s_at_50k"] = at_50k["baseline"]
     finally:
         for name in names:
             drop(name)
@@ -244,6 +338,17 @@ def main() -> None:
         f"({WORKER_BUDGET_S:.0f} s of scoring per minute); POST /api/v1/score, 1,000 points: p50 "
         f"{result['score_p50_ms']:.1f} ms, p99 {result['score_p99_ms']:.1f} ms ({args.requests} requests)"
     )
+    if args.day_series:
+        slots, before = result["day_later"]["slots"], result["day_later"]["baseline"]
+        print(
+            f"a day after a first run ({args.day_series:,} series): slowest pass {slots['max_pass_s']:.1f} s "
+            f"with retraining spread over the day (at most {max(slots['retrained'])} models in one pass) vs "
+            f"{before['max_pass_s']:.1f} s when every model is due a day later "
+            f"({max(before['retrained'])} in one pass): lag {slots['max_lag_s']:.0f} s vs "
+            f"{before['max_lag_s']:.0f} s; at 50,000 series (steady throughput of the largest run, "
+            f"{result['day_later']['train_s_per_model'] * 1000:.1f} ms per training) "
+            f"~{result['day_later_lag_s_at_50k']:.0f} s vs ~{result['day_later_baseline_lag_s_at_50k']:.0f} s"
+        )
     result["runs"] = {str(n): r for n, r in runs.items()}
     print(json.dumps(rounded(result)))
 

@@ -11,15 +11,7 @@ AS $$
 DECLARE
     v_watermark timestamptz;
 BEGIN
-    -- Samples whose minute ended about the scoring grace ago (10 s, tsmon.scoring.job.GRACE; 5 s
-    -- margin for this transaction to commit) may land in windows detection has already scored:
-    -- log them for re-scoring. Not only when a watermark is past them already: a lagging shard
-    -- could pass them before this commits. Other samples commit before their window is scored.
-    IF date_trunc('minute', p_lo) + interval '65 seconds' <= now()
-       AND EXISTS (SELECT 1 FROM tsmon.detection_shards) THEN
-        INSERT INTO tsmon.detection_rescore (lo, hi)
-        VALUES (date_trunc('minute', p_lo), date_trunc('minute', p_hi) + interval '1 minute');
-    END IF;
+    -- Detection's late data is logged per series by tsmon.note_late_samples (sql/60_detection.sql).
     SELECT watermark INTO v_watermark FROM tsmon.window_watermarks WHERE resolution = '1m';
     IF v_watermark IS NULL THEN
         RETURN;

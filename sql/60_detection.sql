@@ -49,3 +49,77 @@ AS $$
 $$;
 COMMENT ON FUNCTION tsmon.scoring_model(bigint, text, jsonb, text) IS
     'Newest detection model of a series under a config, for real-time scoring (POST /api/v1/score).';
+
+-- Late data, per series. Samples whose minute ended about the scoring grace ago (10 s,
+-- tsmon.scoring.job.GRACE, less 5 s for the writing transaction to commit) may land in windows
+-- detection has already scored. Not only when a watermark is past them already: a lagging shard
+-- could pass them before the write commits. Other samples commit before their window is scored.
+-- The writer asks tsmon.detection_late_before() in every sample-writing transaction and, when some
+-- samples are older, logs each of their series with tsmon.note_late_samples in the same transaction.
+CREATE OR REPLACE FUNCTION tsmon.detection_late_before() RETURNS timestamptz
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT date_trunc('minute', now() - interval '5 seconds') WHERE EXISTS (SELECT 1 FROM tsmon.detection_shards)
+$$;
+COMMENT ON FUNCTION tsmon.detection_late_before() IS
+    'Samples before this time are late for detection (their window may be scored already); NULL: no '
+    'detection running.';
+
+CREATE OR REPLACE FUNCTION tsmon.note_late_samples(p_series bigint[], p_lo_us bigint[], p_hi_us bigint[])
+RETURNS void
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO tsmon.detection_rescore (series_id, lo, hi)
+    SELECT u.series_id, date_trunc('minute', to_timestamp(u.lo_us / 1e6)),
+           least(date_trunc('minute', to_timestamp(u.hi_us / 1e6)) + interval '1 minute',
+                 tsmon.detection_late_before())
+    FROM unnest(p_series, p_lo_us, p_hi_us) AS u(series_id, lo_us, hi_us)
+    WHERE date_trunc('minute', to_timestamp(u.lo_us / 1e6)) < tsmon.detection_late_before()
+$$;
+COMMENT ON FUNCTION tsmon.note_late_samples(bigint[], bigint[], bigint[]) IS
+    'Log the windows of each series written late (oldest and newest late sample, microseconds since '
+    'the epoch) for re-scoring; call it in the transaction that wrote them.';
+
+-- Events out: NOTIFY tsmon_anomaly with a JSON payload at commit (`tsmon watch`). The scoring job
+-- announces "open" and "close". Re-scoring after late data (tsmon.anomaly_origin = 'rescore' in its
+-- transaction) rewrites only events that changed, keeping their ids: "revised" for one whose bounds,
+-- peak or severity changed ("close" when it closed), "late" for one found wholly in the past (never
+-- announced as opening), "open" for one found still running, "withdrawn" for one that is gone.
+CREATE OR REPLACE FUNCTION tsmon.anomalies_notify() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+DECLARE
+    e tsmon.anomalies := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    payload jsonb := jsonb_build_object(
+        'anomaly_id', e.id, 'series_id', e.series_id, 'config_id', e.config_id, 'severity', e.severity,
+        'started_at', e.started_at, 'ended_at', e.ended_at, 'peak_score', e.peak_score, 'status', e.status);
+    kind text;
+BEGIN
+    IF coalesce(current_setting('tsmon.anomaly_origin', true), '') = 'rescore' THEN
+        kind := CASE
+            WHEN TG_OP = 'DELETE' THEN 'withdrawn'
+            WHEN TG_OP = 'INSERT' THEN CASE WHEN NEW.status = 'open' THEN 'open' ELSE 'late' END
+            WHEN OLD.status = 'open' AND NEW.status = 'closed' THEN 'close'
+            ELSE 'revised' END;
+        PERFORM pg_notify('tsmon_anomaly', (payload || jsonb_build_object('event', kind))::text);
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN NULL;  -- a config deleted with its events
+    END IF;
+    -- An event that opens and closes within one scoring run still announces both.
+    IF TG_OP = 'INSERT' THEN
+        PERFORM pg_notify('tsmon_anomaly', (payload || '{"event": "open"}')::text);
+    END IF;
+    IF NEW.status = 'closed' AND (TG_OP = 'INSERT' OR OLD.status = 'open') THEN
+        PERFORM pg_notify('tsmon_anomaly', (payload || '{"event": "close"}')::text);
+    END IF;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION tsmon.anomalies_notify() IS
+    'Trigger: NOTIFY tsmon_anomaly when an event opens or closes, and when late data revises one.';
+
+DROP TRIGGER IF EXISTS anomalies_notify ON tsmon.anomalies;
+CREATE TRIGGER anomalies_notify AFTER INSERT OR UPDATE OR DELETE ON tsmon.anomalies
+    FOR EACH ROW EXECUTE FUNCTION tsmon.anomalies_notify();

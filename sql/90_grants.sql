@@ -11,7 +11,9 @@ GRANT USAGE ON SCHEMA tsmon TO tsmon_ingest, tsmon_worker, tsmon_reader;
 GRANT INSERT ON tsmon.samples TO tsmon_ingest;
 GRANT EXECUTE ON FUNCTION tsmon.resolve_series(text[], text[], bigint, bigint),
                           tsmon.upsert_samples(timestamptz[], bigint[], float8[]),
-                          tsmon.note_samples_written(timestamptz, timestamptz)
+                          tsmon.note_samples_written(timestamptz, timestamptz),
+                          tsmon.detection_late_before(),
+                          tsmon.note_late_samples(bigint[], bigint[], bigint[])
     TO tsmon_ingest, tsmon_worker;
 
 -- Worker: read data, write detection output.

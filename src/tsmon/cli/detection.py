@@ -81,7 +81,10 @@ def feedback(settings: Settings, anomaly_id: int, verdict: str, note: str | None
 @click.option("--count", type=int, default=None, help="Stop after this many events.")
 @click.pass_obj
 def watch(settings: Settings, count: int | None) -> None:
-    """Print anomaly events (NOTIFY tsmon_anomaly) as they open and close."""
+    """Print anomaly events (NOTIFY tsmon_anomaly) as they open and close, or late data revises them.
+
+    One JSON payload a line; its "event" is open, close, revised, late (found in the past) or withdrawn.
+    """
     with psycopg.connect(database_url(settings), autocommit=True) as conn:
         conn.execute("LISTEN tsmon_anomaly")
         for seen, note in enumerate(conn.notifies(), start=1):

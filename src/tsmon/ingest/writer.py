@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ import psycopg
 from psycopg import errors
 
 from tsmon.db import Conn, is_transient
-from tsmon.ingest.batch import SampleBatch, us_to_datetime
+from tsmon.ingest.batch import SampleBatch, datetime_to_us, us_to_datetime
 from tsmon.ingest.limits import SERIES_LIMIT_REASONS, Limits, Refusal
 
 # PostgreSQL counts timestamps from 2000-01-01; the batch from 1970-01-01.
@@ -29,7 +30,10 @@ _UPSERT = """SELECT tsmon.upsert_samples(
           FROM unnest(%b::bigint[]) WITH ORDINALITY AS u(t, i) ORDER BY i),
     %b::bigint[], %b::float8[])"""
 
-_NOTE_WRITTEN = "SELECT tsmon.note_samples_written(%s, %s)"
+# Windows need to know about samples below their watermark (late data), and detection which series
+# were written behind what it may have scored; same transaction (sql/45_windows_write, 60_detection).
+_NOTE_WRITTEN = "SELECT tsmon.note_samples_written(%s, %s), tsmon.detection_late_before()"
+_NOTE_LATE = "SELECT tsmon.note_late_samples(%b::bigint[], %b::bigint[], %b::bigint[])"
 
 SeriesKey = tuple[str, str]  # (metric, canonical labels JSON)
 
@@ -261,13 +265,11 @@ class SampleWriter:
         return WriteResult(len(sids), created, upserted, rejected)
 
     def _copy(self, sids: np.ndarray, times: np.ndarray, values: np.ndarray) -> bool:
-        # Windows need to know about samples below their watermark (late data): same transaction.
-        span = (us_to_datetime(int(times.min())), us_to_datetime(int(times.max())))
         try:
-            with self.conn.transaction(), self.conn.cursor() as cur:
-                with cur.copy(_COPY_SAMPLES) as copy:
+            with self.conn.transaction():
+                with self.conn.cursor() as cur, cur.copy(_COPY_SAMPLES) as copy:
                     copy.write(encode_copy_binary(sids, times, values))
-                cur.execute(_NOTE_WRITTEN, span)
+                self._note_written(sids, times)
             return False
         except errors.UniqueViolation:
             pass
@@ -275,5 +277,19 @@ class SampleWriter:
         # merge the batch, the new value replacing the stored one. Binary parameters keep NaN bits.
         with self.conn.transaction():
             self.conn.execute(_UPSERT, (times.tolist(), sids.tolist(), values.tolist()))
-            self.conn.execute(_NOTE_WRITTEN, span)
+            self._note_written(sids, times)
         return True
+
+    def _note_written(self, sids: np.ndarray, times: np.ndarray) -> None:
+        """Tell windows and detection what was written (rows sorted by series, then time)."""
+        lo = int(times.min())
+        span = (us_to_datetime(lo), us_to_datetime(int(times.max())))
+        row = self.conn.execute(_NOTE_WRITTEN, span).fetchone()
+        late_before = row[1] if row is not None else None
+        if not isinstance(late_before, datetime) or lo >= datetime_to_us(late_before):
+            return  # no detection, or every sample on time: the common case costs nothing more
+        late = times < datetime_to_us(late_before)
+        sids, times = sids[late], times[late]
+        cuts = np.flatnonzero(sids[1:] != sids[:-1]) + 1
+        first, last = np.concatenate(([0], cuts)), np.concatenate((cuts - 1, [len(sids) - 1]))
+        self.conn.execute(_NOTE_LATE, (sids[first].tolist(), times[first].tolist(), times[last].tolist()))

@@ -120,13 +120,17 @@ def apply_yaml(conn: Conn, text: str) -> list[str]:
     return [str(r["name"]) for r in rows]
 
 
-def load_configs(conn: Conn, enabled_only: bool = True) -> list[DetectionConfig]:
+def load_configs(
+    conn: Conn, enabled_only: bool = True, config_id: int | None = None
+) -> list[DetectionConfig]:
+    """The configs (enabled ones only, by default), by id; ``config_id``: only that one."""
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
-            sql.SQL("SELECT {cols} FROM tsmon.detection_configs WHERE enabled OR NOT %s ORDER BY id").format(
-                cols=sql.SQL(", ").join(map(sql.Identifier, ["id", *sorted(_FIELDS)]))
-            ),
-            (enabled_only,),
+            sql.SQL(
+                "SELECT {cols} FROM tsmon.detection_configs WHERE (enabled OR NOT %s) "
+                "AND (id = %s OR %s::bigint IS NULL) ORDER BY id"
+            ).format(cols=sql.SQL(", ").join(map(sql.Identifier, ["id", *sorted(_FIELDS)]))),
+            (enabled_only, config_id, config_id),
         )
         return [DetectionConfig(**row) for row in cur.fetchall()]
 

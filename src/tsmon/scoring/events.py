@@ -96,56 +96,55 @@ def load_open(conn: Conn, config: DetectionConfig, series_ids: list[int]) -> dic
     return events
 
 
+# An event names the detector of the model that last extended it (tsmon.models), as score rows do.
+_INSERT = (
+    "INSERT INTO tsmon.anomalies (series_id, config_id, detector, model_version, started_at, ended_at, "
+    "peak_score, peak_at, severity, status) VALUES (%(series)s, %(config)s, "
+    "coalesce((SELECT m.detector FROM tsmon.models m WHERE m.config_id = %(config)s "
+    "AND m.series_id = %(series)s AND m.version = %(version)s), %(configured)s), %(version)s, "
+    "%(started)s, %(ended)s, %(peak)s, %(peak_at)s, %(severity)s, %(status)s) RETURNING id"
+)
+_UPDATE = (
+    "UPDATE tsmon.anomalies SET started_at = %(started)s, ended_at = %(ended)s, peak_score = %(peak)s, "
+    "peak_at = %(peak_at)s, severity = %(severity)s, status = %(status)s, model_version = %(version)s, "
+    "detector = coalesce((SELECT m.detector FROM tsmon.models m WHERE m.config_id = %(config)s "
+    "AND m.series_id = %(series)s AND m.version = %(version)s), %(configured)s), updated_at = now() "
+    "WHERE id = %(id)s"
+)
+
+
+def row(e: Event, config: DetectionConfig) -> dict[str, object]:
+    """The columns of ``e`` as tsmon.anomalies stores them (parameters of the statements here)."""
+    return {
+        "id": e.id,
+        "series": e.series_id,
+        "config": config.id,
+        "configured": config.detector,
+        "version": e.model_version,
+        "started": e.started_at,
+        "ended": _ended(e, config),
+        "peak": e.peak_score,
+        "peak_at": e.peak_at,
+        "severity": severity(e, config),
+        "status": "closed" if e.closed else "open",
+    }
+
+
 def save(conn: Conn, config: DetectionConfig, events: list[Event]) -> None:
     """Insert new events (their ids set) and update the others, each kind in one batch."""
     new = [e for e in events if e.id is None]
     old = [e for e in events if e.id is not None]
     if new:
         with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO tsmon.anomalies (series_id, config_id, detector, model_version, started_at, "
-                "ended_at, peak_score, peak_at, severity, status) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                [
-                    (
-                        e.series_id,
-                        config.id,
-                        config.detector,
-                        e.model_version,
-                        e.started_at,
-                        _ended(e, config),
-                        e.peak_score,
-                        e.peak_at,
-                        severity(e, config),
-                        "closed" if e.closed else "open",
-                    )
-                    for e in new
-                ],
-                returning=True,
-            )
+            cur.executemany(_INSERT, [row(e, config) for e in new], returning=True)
             for e in new:
-                row = cur.fetchone()
-                assert row is not None
-                e.id = int(row[0])
+                got = cur.fetchone()
+                assert got is not None
+                e.id = int(got[0])
                 cur.nextset()
     if old:
         with conn.cursor() as cur:
-            cur.executemany(
-                "UPDATE tsmon.anomalies SET ended_at = %s, peak_score = %s, peak_at = %s, severity = %s, "
-                "status = %s, model_version = %s, updated_at = now() WHERE id = %s",
-                [
-                    (
-                        _ended(e, config),
-                        e.peak_score,
-                        e.peak_at,
-                        severity(e, config),
-                        "closed" if e.closed else "open",
-                        e.model_version,
-                        e.id,
-                    )
-                    for e in old
-                ],
-            )
+            cur.executemany(_UPDATE, [row(e, config) for e in old])
 
 
 def _ended(e: Event, config: DetectionConfig) -> datetime | None:

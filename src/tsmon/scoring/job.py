@@ -11,11 +11,12 @@ from psycopg import sql
 
 from tsmon.db import Conn
 from tsmon.scoring import events, policy
-from tsmon.scoring.configs import DetectionConfig
+from tsmon.scoring.configs import DetectionConfig, load_configs
 from tsmon.scoring.drift import measure
-from tsmon.scoring.models import Model, ModelCache, active_models, train_many
+from tsmon.scoring.models import Model, ModelCache, active_models
 from tsmon.scoring.rescore import SETTLE, rescore, settled_ranges
 from tsmon.scoring.scores import write_scores
+from tsmon.scoring.training import train_first, train_many
 from tsmon.windows.definitions import floor_time
 from tsmon.windows.reader import fetch_windows
 
@@ -25,7 +26,7 @@ log = logging.getLogger("tsmon.scoring")
 # equal to the grace in tsmon.note_samples_written (sql/45_windows_write.sql), which logs them.
 GRACE = timedelta(seconds=10)
 
-FIRST_RUN_WINDOWS = 60  # a new config starts scoring this many windows back
+FIRST_RUN_WINDOWS = 60  # a new config (or series) starts scoring at most this many windows back
 MAX_WINDOWS_PER_RUN = 360  # bounded catch-up after downtime: at most this many windows per transaction
 
 
@@ -45,7 +46,8 @@ def claim_shards(
 
     A shard is due once its config's ``schedule`` of windows after its watermark is complete and
     past the grace (``now``: the job's clock, default the database's): a window is scored about
-    GRACE after it ends, whatever the phase of earlier runs. Settled late data makes it due too.
+    GRACE after it ends, whatever the phase of earlier runs. Settled late data of its series makes
+    it due too.
     """
     with conn.transaction():
         conn.execute(
@@ -64,7 +66,8 @@ def claim_shards(
             "         WHEN '1h' THEN interval '1 hour' ELSE interval '1 minute' END) + %(g)s"
             "         <= coalesce(%(now)s, now())"
             "      OR EXISTS (SELECT 1 FROM tsmon.detection_rescore r WHERE r.noted_at <= now() - %(settle)s"
-            "                 AND r.noted_at > coalesce(s.rescore_mark, '-infinity'::timestamptz)))"
+            "                 AND r.noted_at > coalesce(s.rescore_mark, '-infinity'::timestamptz)"
+            "                 AND (r.series_id IS NULL OR r.series_id %% c.shards = s.shard)))"
             "  ORDER BY s.watermark NULLS FIRST, s.scored_at NULLS FIRST LIMIT %(n)s"
             "  FOR UPDATE OF s SKIP LOCKED) "
             "RETURNING d.config_id, d.shard",
@@ -109,8 +112,11 @@ def _models(
     stop: datetime,
     *,
     cache: ModelCache,
-) -> dict[int, Model]:
-    """Active models, trained first or again where needed (missing, on schedule, or drifted)."""
+) -> tuple[dict[int, Model], dict[int, datetime]]:
+    """Active models, trained first or again where needed (missing, on schedule, changed, drifted).
+
+    Also, for series whose first model (trained now) starts elsewhere than ``start``, where it does.
+    """
     models = active_models(conn, config, series, cache)
     every = DRIFT_EVERY[config.resolution]
     # Drift is tested once per hour (per day for 1h windows): when this batch crosses that boundary.
@@ -119,8 +125,12 @@ def _models(
     reasons: dict[int, str] = {}
     for sid in series:
         model = models.get(sid)
-        train_end = None if model is None else model.train_end
-        reason = policy.retrain_reason(train_end, start, config.retrain_every)
+        if model is not None and not model.fitted_as(config):
+            reason = "config"  # the config names another detector or params: retrain now, not tomorrow
+        else:
+            train_end = None if model is None else model.train_end
+            offset = policy.retrain_offset(sid, config.shards, config.retrain_every)
+            reason = policy.retrain_reason(train_end, start, config.retrain_every, offset)
         if not reason and model is not None and sid in recent:
             drift = measure(model.distribution, recent[sid])
             if drift is not None and drift.drifted:
@@ -132,9 +142,19 @@ def _models(
                 reason = "drift"
         if reason:
             reasons[sid] = reason
-    models.update(train_many(conn, config, reasons, start, cache))
+    again = {sid: reason for sid, reason in reasons.items() if reason != "initial"}
+    models.update(train_many(conn, config, again, start, cache))
+    # A series never scored starts at its first window with enough data, as far back as a new
+    # config's first run reaches (not only from the watermark on: a bulk import's last hour counts).
+    lower = min(start, stop - FIRST_RUN_WINDOWS * config.step)
+    initial = [sid for sid, reason in reasons.items() if reason == "initial"]
+    first = train_first(conn, config, initial, lower, stop, cache=cache)
+    models.update(first)
     wanted = set(series)
-    return {sid: m for sid, m in models.items() if sid in wanted}
+    # A series whose retraining for a changed config found too little data is not scored by the
+    # model of the old config: every score row is the configured detector's.
+    kept = {sid: m for sid, m in models.items() if sid in wanted and m.fitted_as(config)}
+    return kept, {sid: m.train_end for sid, m in first.items() if m.train_end != start}
 
 
 def score_shard(
@@ -151,7 +171,6 @@ def score_shard(
 
     Scores, events and the watermark commit together: a crash leaves nothing, a rerun the same rows.
     """
-    step = config.step
     cache = cache if cache is not None else ModelCache()
     with conn.transaction():
         row = conn.execute(
@@ -162,15 +181,21 @@ def score_shard(
         ).fetchone()
         if row is None or not row[1]:
             return ShardResult(scored=False)  # the lease expired and another worker may hold it now
+        # The config as it is now, not as the caller loaded it (a run lasts up to a minute): a
+        # `tsmon detect apply` committed since then is used at once (and retrains the series).
+        current = load_configs(conn, config_id=config.id)
+        if not current or shard >= current[0].shards:
+            return ShardResult(scored=False)  # disabled, deleted or re-sharded meanwhile
+        config, step = current[0], current[0].step
         watermark = row[0] if isinstance(row[0], datetime) else None
         end = floor_time(now - grace, step)
         start = watermark or end - FIRST_RUN_WINDOWS * step
         stop = max(start, min(end, start + MAX_WINDOWS_PER_RUN * step))
         series = _series(conn, config, shard)
         result = ShardResult(scored=stop > start, series=len(series), watermark=stop)
-        ranges, mark = settled_ranges(conn, row[2] if isinstance(row[2], datetime) else None)
+        ranges, mark = settled_ranges(conn, row[2] if isinstance(row[2], datetime) else None, series)
         if series and watermark is not None and ranges:
-            result.rescored = rescore(conn, config, series, ranges, watermark, cache=cache)
+            result.rescored = rescore(conn, config, ranges, watermark, cache=cache)
         if series and stop > start:
             result.windows = _score(conn, config, series, start, stop, cache=cache)
         conn.execute(
@@ -190,10 +215,13 @@ def _score(
     *,
     cache: ModelCache,
 ) -> int:
-    models = _models(conn, config, series, start, stop, cache=cache)
-    flags = write_scores(conn, config, models, start, stop)
+    models, starts = _models(conn, config, series, start, stop, cache=cache)
+    flags = write_scores(conn, config, models, start, stop, starts=starts)
     open_events = events.load_open(conn, config, series)
-    pending = events.last_pending_run(conn, config, series, start, config.min_duration + config.step)
+    # Runs of anomalous windows left pending by the previous batch; a series' first batch has none.
+    pending = events.last_pending_run(
+        conn, config, [s for s in series if s not in starts], start, config.min_duration + config.step
+    )
     touched: list[events.Event] = []
     for sid, (version, points) in flags.items():
         touched += events.advance(open_events, pending, sid, points, config=config, version=version)
