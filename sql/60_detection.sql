@@ -17,16 +17,20 @@ SELECT c.id AS config_id, c.name AS config, c.metric, c.detector, c.resolution,
        least(c.sensitivity + c.threshold_raise, 0.9999) AS threshold, c.enabled,
        min(s.watermark) AS scored_until,
        -- A shard's watermark is the end of the windows it scored: the next window waits from its end.
-       greatest(now() - min(s.watermark)
+       -- A shard (or config) never scored counts from the config's creation: it lags, it is not done.
+       greatest(now() - coalesce(min(coalesce(s.watermark, c.created_at)), c.created_at)
                 - CASE c.resolution WHEN '1h' THEN interval '1 hour' ELSE interval '1 minute' END,
                 interval '0') AS lag,
-       max(s.scored_at) AS last_run
+       max(s.scored_at) AS last_run,
+       count(*) FILTER (WHERE s.failures > 0) AS failing_shards,
+       (array_agg(s.last_error ORDER BY s.failures DESC) FILTER (WHERE s.failures > 0))[1] AS last_error
 FROM tsmon.detection_configs c LEFT JOIN tsmon.detection_shards s ON s.config_id = c.id
 GROUP BY c.id;
 COMMENT ON VIEW tsmon.detection_status IS
     'Per detection config: threshold in use, how far it is scored (oldest shard watermark), and the lag: '
     'how long the oldest complete window not scored yet has waited since it ended (0: all scored; '
-    'a healthy worker shows up to the 10 s grace plus one pass).';
+    'a healthy worker shows up to the 10 s grace plus one pass; never scored: since the config was '
+    'created); failing_shards backing off after errors and the last error.';
 
 -- For POST /api/v1/score: the newest model of a series (by id, or metric + labels) under a config
 -- (by name; NULL: the only config whose model exists for the series). SECURITY DEFINER so the

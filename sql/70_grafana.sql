@@ -141,10 +141,11 @@ COMMENT ON VIEW tsmon.open_anomaly_alerts IS
 
 CREATE OR REPLACE VIEW tsmon.detection_lag AS
 SELECT c.name AS config, c.metric, c.resolution,
-       extract(epoch FROM now() - coalesce(min(s.watermark), c.created_at))::float8 AS lag_seconds,
+       extract(epoch FROM now() - coalesce(min(coalesce(s.watermark, c.created_at)), c.created_at))::float8
+           AS lag_seconds,
        -- tsmon.detection_status's lag (the wait of the oldest complete window not scored yet), counted
        -- from the config's creation while nothing is scored: a worker that never runs shows up too.
-       extract(epoch FROM greatest(now() - coalesce(min(s.watermark), c.created_at)
+       extract(epoch FROM greatest(now() - coalesce(min(coalesce(s.watermark, c.created_at)), c.created_at)
                                    - CASE c.resolution WHEN '1h' THEN interval '1 hour' ELSE interval '1 minute' END,
                                    interval '0'))::float8 AS excess_lag_seconds
 FROM tsmon.detection_configs c LEFT JOIN tsmon.detection_shards s ON s.config_id = c.id

@@ -220,3 +220,50 @@ def test_unknown_scrape_keys_are_warnings_not_a_dead_worker(
     messages = "\n".join(r.getMessage() for r in caplog.records)
     for key in ("evaluation_interval", "sample_limit", "'color'"):
         assert key in messages
+
+
+def test_a_failing_shard_backs_off_alone(ctx: WorkerContext, db_url: str) -> None:
+    """A config the database holds but the detector cannot run fails alone; the others are scored."""
+    from tsmon.ingest.batch import canonical_labels
+    from tsmon.scoring.configs import apply_yaml
+    from tsmon.worker import run_detection
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        batch = SampleBatch()
+        for metric in ("good_load", "bad_load"):
+            for m in range(180, 0, -1):
+                batch.append(
+                    metric, canonical_labels({"h": "1"}), datetime_to_us(now - timedelta(minutes=m)), m % 7
+                )
+        SampleWriter(conn, SeriesCache(10)).write(batch)
+        apply_yaml(
+            conn,
+            "configs:\n"
+            "  - {name: good, metric: good_load, detector: mad, training_window: 1d}\n"
+            "  - {name: bad, metric: bad_load, detector: mad, training_window: 1d}\n",
+        )
+        # As an older tsmon let through: parameters the detector does not take.
+        conn.execute(
+            "UPDATE tsmon.detection_configs SET params = '{\"no_such\": 1}', "
+            "created_at = now() - interval '1 hour' WHERE name = 'bad'"
+        )
+        run_detection(ctx)
+        assert ctx.metrics.windows_scored.labels("good")._value.get() > 0
+        assert ctx.metrics.shard_failures.labels("bad")._value.get() == 1
+        status = conn.execute(
+            "SELECT failing_shards, last_error, lag > interval '30 minutes' FROM tsmon.detection_status "
+            "WHERE config = 'bad'"
+        ).fetchone()
+        assert status is not None and status[0] == 1 and "no_such" in str(status[1]) and status[2] is True
+        run_detection(ctx)  # backing off: not claimed again at once
+        assert ctx.metrics.shard_failures.labels("bad")._value.get() == 1
+        assert ctx.metrics.detection_lag.labels("bad")._value.get() > 0  # never scored: lagging, not 0
+        conn.execute("UPDATE tsmon.detection_configs SET params = '{}' WHERE name = 'bad'")
+        conn.execute("UPDATE tsmon.detection_shards SET retry_after = now() - interval '1 second'")
+        run_detection(ctx)
+        assert ctx.metrics.windows_scored.labels("bad")._value.get() > 0
+        cleared = conn.execute(
+            "SELECT failing_shards FROM tsmon.detection_status WHERE config = 'bad'"
+        ).fetchone()
+        assert cleared == (0,)

@@ -18,10 +18,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from psycopg_pool import ConnectionPool
 
 from tsmon import heartbeats
+from tsmon.db import TRANSIENT_ERRORS
 from tsmon.ingest.batch import ParseResult, SampleBatch, canonical_labels, datetime_to_us
 from tsmon.ingest.limits import Limits
 from tsmon.ingest.service import IngestMetrics, IngestService
 from tsmon.ingest.writer import SeriesCache
+from tsmon.scoring import failures
 from tsmon.scoring.configs import load_configs
 from tsmon.scoring.job import claim_shards, detection_lags, forget_consumed_rescores, release, score_shard
 from tsmon.scoring.models import ModelCache
@@ -66,6 +68,12 @@ class WorkerMetrics:
             registry=r,
         )
         self.ingest = IngestMetrics(r)
+        self.shard_failures = Counter(
+            "tsmon_detection_shard_failures",
+            "Shard runs that failed (the shard backs off).",
+            ["config"],
+            registry=r,
+        )
         self.windows_scored = Counter(
             "tsmon_detection_windows_scored", "Windows scored.", ["config"], registry=r
         )
@@ -231,6 +239,16 @@ def run_detection(ctx: WorkerContext) -> None:
                 if config is not None:
                     result = score_shard(conn, config, shard, ctx.owner, now, cache=ctx.models)
                     ctx.metrics.windows_scored.labels(config.name).inc(result.windows)
+                    failures.clear_failures(conn, config_id, shard)
+            except TRANSIENT_ERRORS:
+                raise  # the database, not the shard: the whole run is retried
+            except Exception as exc:  # one shard's failure must not stop the others
+                n, delay = failures.record_failure(conn, config_id, shard, exc)
+                name = config.name if config is not None else str(config_id)
+                ctx.metrics.shard_failures.labels(name).inc()
+                log.exception(
+                    "detection config %s shard %s failed (%s in a row); retry in %s", name, shard, n, delay
+                )
             finally:
                 release(conn, ctx.owner, config_id, shard)
         forget_consumed_rescores(conn)

@@ -61,6 +61,7 @@ def claim_shards(
             "  SELECT s.config_id, s.shard FROM tsmon.detection_shards s"
             "  JOIN tsmon.detection_configs c ON c.id = s.config_id"
             "  WHERE c.enabled AND s.shard < c.shards"
+            "    AND (s.retry_after IS NULL OR s.retry_after <= now())"
             "    AND (s.lease_until IS NULL OR s.lease_until < now() OR s.lease_owner = %(o)s)"
             "    AND (s.watermark IS NULL OR s.watermark + greatest(c.schedule, CASE c.resolution"
             "         WHEN '1h' THEN interval '1 hour' ELSE interval '1 minute' END) + %(g)s"
