@@ -151,7 +151,7 @@ def test_watch_prints_only_what_changed(
     run_all(conn, "w1", NOW)
     out: list[str] = []
     watcher = threading.Thread(
-        target=lambda: out.append(CliRunner().invoke(cli, ["watch", "--count", "1"]).output), daemon=True
+        target=lambda: out.append(CliRunner().invoke(cli, ["watch", "--count", "1"]).stdout), daemon=True
     )
     watcher.start()
     listening = "SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN tsmon_anomaly'"
@@ -165,6 +165,16 @@ def test_watch_prints_only_what_changed(
     value = float(str((same.fetchone() or [0])[0]))
     write(conn, "demo_load", '{"host":"web1"}', SPIKE + timedelta(seconds=30), value)  # the window's average
     settle_and_run(conn, NOW)
-    conn.execute("""NOTIFY tsmon_anomaly, '{"event": "end of test"}'""")
+    # A forged notification (any login can NOTIFY) is not printed; the next real event ends the test.
+    conn.execute(
+        """NOTIFY tsmon_anomaly, '{"event": "open", "anomaly_id": 99999, "series_id": 1, "config_id": 1}'"""
+    )
+    end = conn.execute(
+        "INSERT INTO tsmon.anomalies (series_id, config_id, detector, model_version, started_at, peak_score, "
+        "peak_at, severity) SELECT %s, id, 'mad', 1, now(), 0.999, now(), 'critical' "
+        "FROM tsmon.detection_configs LIMIT 1 RETURNING id",
+        (web1,),
+    ).fetchone()
     watcher.join(timeout=30)
-    assert [json.loads(line)["event"] for line in out[0].splitlines()] == ["end of test"]
+    printed = [json.loads(line) for line in out[0].splitlines()]
+    assert [(p["event"], p["anomaly_id"]) for p in printed] == [("open", end[0] if end else None)]

@@ -84,10 +84,45 @@ def watch(settings: Settings, count: int | None) -> None:
     """Print anomaly events (NOTIFY tsmon_anomaly) as they open and close, or late data revises them.
 
     One JSON payload a line; its "event" is open, close, revised, late (found in the past) or withdrawn.
+    Any login can NOTIFY, so each event is looked up in tsmon.anomalies first: what is printed is the
+    stored event, and a notification naming no stored event (or a withdrawn one still stored) is
+    reported on stderr and skipped.
     """
-    with psycopg.connect(database_url(settings), autocommit=True) as conn:
+    url = database_url(settings)
+    with psycopg.connect(url, autocommit=True) as conn, psycopg.connect(url, autocommit=True) as lookup:
         conn.execute("LISTEN tsmon_anomaly")
-        for seen, note in enumerate(conn.notifies(), start=1):
-            click.echo(note.payload, nl=True)
+        seen = 0
+        for note in conn.notifies():
+            event = _verified(lookup, note.payload)
+            if event is None:
+                click.echo(
+                    f"tsmon watch: ignored a notification with no stored event: {note.payload[:200]}",
+                    err=True,
+                )
+                continue
+            click.echo(event)
+            seen += 1
             if count is not None and seen >= count:
                 break
+
+
+_STORED = """SELECT jsonb_build_object('anomaly_id', id, 'series_id', series_id, 'config_id', config_id,
+    'severity', severity, 'started_at', started_at, 'ended_at', ended_at, 'peak_score', peak_score,
+    'status', status) FROM tsmon.anomalies WHERE id = %s AND series_id = %s AND config_id = %s"""
+
+
+def _verified(conn: psycopg.Connection[tuple[object, ...]], payload: str) -> str | None:
+    """The stored event a notification announces, as JSON with its "event"; None if it is not stored."""
+    try:
+        note = json.loads(payload)
+        key = (int(note["anomaly_id"]), int(note["series_id"]), int(note["config_id"]))
+        kind = str(note["event"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    row = conn.execute(_STORED, key).fetchone()
+    if kind == "withdrawn":  # the event is gone: it must not be stored any more
+        return None if row is not None else json.dumps(note)
+    if row is None:
+        return None
+    stored = row[0] if isinstance(row[0], dict) else json.loads(str(row[0]))
+    return json.dumps({**stored, "event": kind})
