@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from psycopg_pool import ConnectionPool
 
 from tsmon import heartbeats
-from tsmon.db import TRANSIENT_ERRORS
+from tsmon.db import TRANSIENT_ERRORS, is_transient
 from tsmon.ingest.batch import ParseResult, SampleBatch, canonical_labels, datetime_to_us
 from tsmon.ingest.limits import Limits
 from tsmon.ingest.service import IngestMetrics, IngestService
@@ -112,6 +112,7 @@ class WorkerContext:
     models: ModelCache = field(default_factory=ModelCache)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     covering_for_policies: bool = False
+    outage_since: float | None = None
     jobs: list[str] = field(default_factory=list)
     scrapes: ScrapePools = field(default_factory=ScrapePools)  # targets and their last scrapes, per job
     ingest: IngestService = field(init=False)
@@ -304,8 +305,16 @@ def build_scheduler(
             return
         outcome = "error" if event.code == EVENT_JOB_ERROR else "ok"
         ctx.metrics.runs.labels(event.job_id, outcome).inc()
-        if event.exception is not None:
-            log.error("job %s failed: %s", event.job_id, event.exception)
+        if event.exception is not None and is_transient(event.exception):
+            # An outage fails every job every few seconds: said once when it starts and once when it ends.
+            if ctx.outage_since is None:
+                ctx.outage_since = time.monotonic()
+                log.warning("database unavailable (%s): jobs fail until it is back", event.exception)
+        elif event.exception is not None:
+            log.error("job %s failed: %s", event.job_id, event.exception, exc_info=event.exception)
+        elif ctx.outage_since is not None:
+            log.warning("database available again after %.0f s", time.monotonic() - ctx.outage_since)
+            ctx.outage_since = None
 
     scheduler.add_listener(on_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     ctx.jobs[:] = [j.id for j in scheduler.get_jobs()]
@@ -320,12 +329,19 @@ def run_worker(settings: Settings, database_url: str) -> None:
     # longer than the interval is normal at scale (runs coalesce); missed runs are counted and logged.
     logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Its executor logs each failed run's traceback; on_event logs failures once (outages once).
+    logging.getLogger("apscheduler.executors").setLevel(logging.CRITICAL)
     pool = ConnectionPool(
         database_url,
         min_size=1,
         max_size=4,
         open=True,
         kwargs={"application_name": "tsmon-worker", "autocommit": True},
+        # A connection broken by a database restart is found before a job gets it; and reconnecting
+        # gives up after 10 s, so the next job's request starts over instead of waiting out an
+        # exponential backoff that, after a 75 s outage, reconnected 41 s late.
+        check=ConnectionPool.check_connection,
+        reconnect_timeout=10.0,
     )
     ctx = WorkerContext(settings, pool, WorkerMetrics())
     scheduler = build_scheduler(ctx)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,3 +75,39 @@ def test_every_other_error_is_json_with_an_error_message(
     assert isinstance(r.json()["error"], str) and r.json()["error"]
     if status == 401:
         assert r.headers["www-authenticate"] == "Token"
+
+
+@pytest.fixture
+def roomy_api(db_url: str, tmp_path: Path) -> Iterator[str]:
+    yield from serve(Settings(home=tmp_path, api_token=TOKEN), db_url)  # type: ignore[arg-type]
+
+
+def test_a_400_echoes_a_bounded_answer(roomy_api: str) -> None:
+    """Each listed problem is cut at 300 characters and at most 100 are listed: no 30 MB echo."""
+    now = int(time.time())
+    bad = "".join(f"m,h={'x' * 20_000}{i} v=1 {now}\n" for i in range(150))  # label values too long
+    r = httpx.post(f"{roomy_api}/api/v2/write?precision=s", content=bad, headers=AUTH, timeout=30)
+    assert r.status_code == 400
+    assert len(r.content) < 100 * 400 + 1_000, len(r.content)
+    assert "and 50 more" in r.json()["message"] and "characters)" in r.json()["message"]
+    series = [
+        {"metric": "m", "labels": {"h": "y" * 20_000 + str(i)}, "points": [[now, 1]]} for i in range(150)
+    ]
+    r = httpx.post(f"{roomy_api}/api/v1/import", json=series, headers=AUTH, timeout=30)
+    assert r.status_code == 400 and len(r.content) < 100 * 400 + 1_000, len(r.content)
+
+
+def test_a_database_outage_is_logged_once_when_it_starts_and_once_when_it_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from tsmon.api.errors import OutageLog
+
+    outage = OutageLog()
+    with caplog.at_level("WARNING", logger="tsmon.api"):
+        for _ in range(2500):
+            outage.failed("database unavailable: OperationalError")
+        outage.succeeded()
+        outage.succeeded()
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("database unavailable") and "2500 requests were answered 503" in lines[1]

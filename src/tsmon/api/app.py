@@ -60,6 +60,9 @@ def create_app(settings: Settings, database_url: str, registry: CollectorRegistr
             timeout=settings.pool_timeout_seconds,
             configure=_role_setter(settings.ingest_role),
             kwargs={"application_name": "tsmon-api", "autocommit": True, "connect_timeout": 5},
+            # Give up a reconnect after 10 s: the next request starts over at once rather than
+            # waiting out an exponential backoff grown during a long outage.
+            reconnect_timeout=10.0,
         )
         pool.open(wait=False)
         app.state.pool = pool
@@ -88,6 +91,8 @@ def create_app(settings: Settings, database_url: str, registry: CollectorRegistr
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         start = time.perf_counter()
         response = await call_next(request)
+        if response.status_code < 500 and request.method == "POST":
+            app.state.outage.succeeded()  # a write or score reached the database again
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         latency.labels(path, str(response.status_code)).observe(time.perf_counter() - start)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request, Response
@@ -57,12 +58,36 @@ def error_response(
     return JSONResponse({**body, **(extra or {})}, status_code=status, headers=headers)
 
 
+class OutageLog:
+    """A database outage is logged once when it starts and once when it ends, not per request."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.refused = 0
+
+    def failed(self, what: str) -> None:
+        self.refused += 1
+        if self.since is None:
+            self.since = time.monotonic()
+            log.warning("database unavailable (%s): answering 503 + Retry-After until it is back", what)
+
+    def succeeded(self) -> None:
+        if self.since is not None:
+            log.warning(
+                "database available again after %.0f s; %d requests were answered 503",
+                time.monotonic() - self.since,
+                self.refused,
+            )
+            self.since, self.refused = None, 0
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error the app answers, in one of the two shapes above; never a plain-text body."""
+    app.state.outage = OutageLog()
 
     @app.exception_handler(DatabaseUnavailableError)
     async def unavailable(request: Request, exc: DatabaseUnavailableError) -> Response:
-        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        app.state.outage.failed(str(exc))
         return error_response(request, 503, str(exc), {"Retry-After": RETRY_AFTER_SECONDS})
 
     @app.exception_handler(BodyTooLargeError)

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from tsmon.api.auth import require_token
 from tsmon.api.body import BadBodyError, read_body
 from tsmon.api.errors import error_response
-from tsmon.ingest.batch import ParseResult
+from tsmon.ingest.batch import ParseResult, Rejection
 from tsmon.ingest.csv_format import parse_csv_text
 from tsmon.ingest.json_format import parse_json
 from tsmon.ingest.line_protocol import parse_line_protocol
@@ -21,16 +21,25 @@ from tsmon.ingest.service import IngestOutcome, IngestService
 router = APIRouter(dependencies=[Depends(require_token)])
 
 MAX_LISTED = 100
+MAX_ITEM_CHARS = 300
 V1_PRECISIONS = {"n", "ns", "u", "us", "ms", "s", "m", "h"}
 V2_PRECISIONS = {"ns", "us", "ms", "s"}
 REMOTE_WRITE_2 = "io.prometheus.write.v2.request"
 
 
+def shown(rejection: Rejection) -> str:
+    """One rejection as echoed to the sender, at most MAX_ITEM_CHARS (a 30 MB line is not echoed back)."""
+    text = str(rejection)
+    if len(text) <= MAX_ITEM_CHARS:
+        return text
+    return f"{text[:MAX_ITEM_CHARS]}... ({len(text)} characters)"
+
+
 def summary(outcome: IngestOutcome) -> str:
-    shown = "; ".join(str(r) for r in outcome.rejections[:MAX_LISTED])
+    shown_ = "; ".join(shown(r) for r in outcome.rejections[:MAX_LISTED])
     more = len(outcome.rejections) - MAX_LISTED
     tail = f"; and {more} more" if more > 0 else ""
-    return f"partial write: {outcome.accepted} samples stored, {outcome.rejected} rejected: {shown}{tail}"
+    return f"partial write: {outcome.accepted} samples stored, {outcome.rejected} rejected: {shown_}{tail}"
 
 
 async def _ingest(request: Request, parse: Callable[[], ParseResult], protocol: str) -> IngestOutcome:
@@ -112,6 +121,6 @@ async def import_samples(request: Request) -> JSONResponse:
         outcome = await _ingest(request, lambda: parse_csv_text(text), "csv")
     else:
         outcome = await _ingest(request, lambda: parse_json(text), "json")
-    listed = [str(r) for r in outcome.rejections[:MAX_LISTED]]
+    listed = [shown(r) for r in outcome.rejections[:MAX_LISTED]]
     payload = {"accepted": outcome.accepted, "rejected": outcome.rejected, "errors": listed}
     return JSONResponse(payload, status_code=400 if outcome.rejected else 200)
