@@ -37,11 +37,40 @@ class Started:
 
 
 def _pid_file(home: Path, name: str) -> Path:
-    return home / "run" / f"{name}.pid"
+    return home / "pids" / f"{name}.pid"
 
 
 def _env_file(home: Path, name: str) -> Path:
-    return home / "run" / f"{name}.env.json"
+    return home / "pids" / f"{name}.env.json"
+
+
+def _open_no_follow(path: Path, flags: int) -> int:
+    """Open for writing without following a symlink planted in its place (O_NOFOLLOW), mode 0600."""
+    try:
+        return os.open(path, flags | os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        if path.is_symlink():
+            raise ProcessStartError(
+                f"{path} is a symbolic link; remove it (tsmon never follows one)"
+            ) from exc
+        raise
+
+
+def _write_file(path: Path, text: str) -> None:
+    fd = _open_no_follow(path, os.O_TRUNC)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def is_tsmon(pid: int, name: str) -> bool:
+    """Whether ``pid`` is a `tsmon serve` / `tsmon worker` process: a pid file may be stale (the pid
+    reused by another program) or forged, and nothing else is ever signalled."""
+    try:
+        cmdline = psutil.Process(pid).cmdline()
+    except psutil.Error:
+        return False
+    wanted = {"api": "serve", "worker": "worker"}.get(name, name)
+    return "tsmon" in " ".join(cmdline) and wanted in cmdline
 
 
 def log_file(home: Path, name: str) -> Path:
@@ -52,13 +81,15 @@ def running_pid(home: Path, name: str) -> int | None:
     """The pid of a live process started by `tsmon up`, or None (stale pid files are removed)."""
     path = _pid_file(home, name)
     try:
+        if path.is_symlink():
+            raise ValueError("a symlink is never a pid file of ours")
         pid = int(path.read_text().strip())
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
+    except (FileNotFoundError, ValueError):
         path.unlink(missing_ok=True)
         return None
-    except PermissionError:  # alive, owned by someone else
-        return pid
+    if not is_tsmon(pid, name):
+        path.unlink(missing_ok=True)
+        return None
     return pid
 
 
@@ -105,7 +136,7 @@ def start_detached(home: Path, name: str, args: list[str], env: Mapping[str, str
     log.parent.mkdir(parents=True, exist_ok=True)
     _pid_file(home, name).parent.mkdir(parents=True, exist_ok=True)
     offset = log.stat().st_size if log.exists() else 0
-    with log.open("ab") as out:
+    with os.fdopen(_open_no_follow(log, os.O_APPEND), "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tsmon", *args],
             stdout=out,
@@ -114,8 +145,8 @@ def start_detached(home: Path, name: str, args: list[str], env: Mapping[str, str
             start_new_session=True,
             env=dict(env),
         )
-    _pid_file(home, name).write_text(str(proc.pid))
-    _env_file(home, name).write_text(json.dumps(env_fingerprint(env)))
+    _write_file(_pid_file(home, name), str(proc.pid))
+    _write_file(_env_file(home, name), json.dumps(env_fingerprint(env)))
     return Started(name, proc.pid, log, offset, proc)
 
 

@@ -44,7 +44,7 @@ def stack_env(db_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 def _pid(env: dict[str, str], name: str) -> int:
-    return int((Path(env["TSMON_HOME"]) / "run" / f"{name}.pid").read_text())
+    return int((Path(env["TSMON_HOME"]) / "pids" / f"{name}.pid").read_text())
 
 
 def test_up_returns_ready_then_status_restart_and_down(stack_env: dict[str, str], db_url: str) -> None:
@@ -88,7 +88,7 @@ def test_up_fails_loudly_when_the_port_is_taken(stack_env: dict[str, str]) -> No
         up = _tsmon(stack_env, "up")
     assert up.returncode != 0
     assert "api exited with code" in up.stderr and "address already in use" in up.stderr.lower()
-    assert not (Path(stack_env["TSMON_HOME"]) / "run" / "api.pid").exists()
+    assert not (Path(stack_env["TSMON_HOME"]) / "pids" / "api.pid").exists()
 
 
 def test_up_fails_loudly_when_the_worker_dies(stack_env: dict[str, str], tmp_path: Path) -> None:

@@ -51,3 +51,27 @@ def test_lifecycle(home: Path) -> None:
     url2 = run.invoke(cli, ["db", "url"]).output.strip()
     with psycopg.connect(url2) as conn:
         assert conn.execute("SELECT metric FROM tsmon.series").fetchall() == [("kept",)]
+
+
+@pytest.mark.slow
+def test_the_server_user_owns_only_its_own_directories(home: Path) -> None:
+    """The server's OS user may write its data, socket and log directories, nothing else of TSMON_HOME."""
+    import pwd
+    import shutil
+
+    if os.geteuid() != 0:
+        pytest.skip("ownership is only handed to another user when tsmon runs as root")
+    home.mkdir(parents=True)
+    (home / "log").mkdir()
+    shutil.chown(home, "postgres", "postgres")  # as an earlier tsmon left it
+    shutil.chown(home / "log", "postgres", "postgres")
+    run = CliRunner()
+    assert run.invoke(cli, ["db", "start"]).exit_code == 0
+    postgres = pwd.getpwnam("postgres").pw_uid
+    for mine in (home, home / "log"):
+        assert mine.stat().st_uid == 0, f"{mine} must stay root's"
+    state = EmbeddedCluster(home).state()
+    assert state is not None
+    for theirs in (Path(state.datadir), Path(state.socketdir), home / "pglog"):
+        assert theirs.stat().st_uid == postgres, theirs
+    assert Path(state.datadir).parent.stat().st_uid == 0

@@ -72,7 +72,9 @@ class EmbeddedCluster:
 
     @property
     def log_file(self) -> Path:
-        return self.home / "log" / "postgresql.log"
+        # Its own directory, the only one under TSMON_HOME the server's user may write (with the
+        # data and socket directories): TSMON_HOME, tsmon's logs and pid files stay the caller's.
+        return self.home / "pglog" / "postgresql.log"
 
     def state(self) -> ClusterState | None:
         if not self.state_file.exists():
@@ -92,10 +94,22 @@ class EmbeddedCluster:
         if self._run_as and not reachable_by_others(self.home.parent):
             # e.g. a clone under /root: the server's user cannot reach it, so keep the data elsewhere.
             datadir = Path("/var/lib/tsmon") / digest / "pgdata"
-        socketdir = self.home / "run"
+        socketdir = self.home / "pgsocket"
         if len(str(socketdir)) > _MAX_SOCKET_DIR or (self._run_as and not reachable_by_others(self.home)):
             socketdir = Path(tempfile.gettempdir()) / f"tsmon-{digest}"
         return datadir, socketdir
+
+    def secure_home(self) -> None:
+        """TSMON_HOME and tsmon's own directories belong to whoever runs tsmon, never to the server's
+        user: that user could otherwise plant a symlinked log (root appends to any file) or a forged
+        pid file (root signals any process). Earlier versions chowned them; take them back."""
+        if self._run_as is None:
+            return
+        me = os.geteuid()
+        for d in (self.home, self.home / "log", self.home / "pids"):
+            if d.exists() and not d.is_symlink() and d.stat().st_uid != me:
+                os.chown(d, me, os.getegid())
+                d.chmod(0o755)
 
     # -- process helpers -----------------------------------------------------------------------
     def _chown(self, *paths: Path) -> None:
@@ -127,13 +141,17 @@ class EmbeddedCluster:
         datadir, socketdir = self._choose_dirs()
         for d in (self.home, self.log_file.parent, datadir.parent, socketdir):
             d.mkdir(parents=True, exist_ok=True)
+        self.secure_home()
         if datadir.exists():
             shutil.rmtree(datadir)  # a half-made cluster from an interrupted init
-        self._chown(self.log_file.parent, datadir.parent, socketdir)
+        datadir.mkdir(mode=0o700)
+        self._chown(self.log_file.parent, datadir, socketdir)
         password = secrets.token_urlsafe(24)
-        with tempfile.NamedTemporaryFile("w", dir=datadir.parent, delete=False) as pwfile:
-            pwfile.write(password + "\n")
-        self._chown(Path(pwfile.name))
+        private = Path(tempfile.mkdtemp(prefix="tsmon-initdb-"))  # 0700, then the server user's
+        self._chown(private)
+        pwfile = private / "pwfile"
+        pwfile.write_text(password + "\n")
+        self._chown(pwfile)
         try:
             self._run(
                 str(self.bindir / "initdb"),
@@ -141,13 +159,13 @@ class EmbeddedCluster:
                 str(datadir),
                 "-U",
                 DB_USER,
-                f"--pwfile={pwfile.name}",
+                f"--pwfile={pwfile}",
                 "--auth=scram-sha-256",
                 "--encoding=UTF8",
                 "--locale=C.UTF-8",
             )
         finally:
-            Path(pwfile.name).unlink(missing_ok=True)
+            shutil.rmtree(private, ignore_errors=True)
         state = ClusterState(str(datadir), str(socketdir), free_port(), password)
         self._write_conf(state)
         self._write_state(state)
@@ -177,13 +195,15 @@ class EmbeddedCluster:
     def start(self) -> ClusterState:
         """Initialise if needed and start the server; a no-op when it already runs."""
         state = self.init()
+        self.secure_home()
         if self.running():
             return state
         if port_in_use(state.port):
             state = ClusterState(state.datadir, state.socketdir, free_port(), state.password)
             self._write_state(state)
         Path(state.socketdir).mkdir(parents=True, exist_ok=True)
-        self._chown(Path(state.socketdir))
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self._chown(Path(state.socketdir), self.log_file.parent)
         self._write_conf(state)
         proc = self._run(
             str(self.bindir / "pg_ctl"),
