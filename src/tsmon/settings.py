@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     limit_body_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1024, description="Largest request body, measured after decompression."
     )
+    limit_inflight_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024,
+        description="Bytes of request bodies (raw and decompressed) held at once by all requests of one "
+        "API process; beyond it a write is answered 503 + Retry-After. At least TSMON_LIMIT_BODY_BYTES.",
+    )
     raw_retention_days: float = Field(
         default=30.0, gt=0, description="Raw samples kept this long; older samples are refused at ingest."
     )

@@ -16,6 +16,7 @@ from psycopg_pool import ConnectionPool
 
 from tsmon import __version__
 from tsmon.api import health, metrics, score, write
+from tsmon.api.body import InFlight
 from tsmon.api.errors import install_error_handlers
 from tsmon.db import Conn
 from tsmon.ingest.limits import Limits
@@ -86,11 +87,16 @@ def create_app(settings: Settings, database_url: str, registry: CollectorRegistr
     app = FastAPI(title="tsmon", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.registry = registry
+    # At least one body of the largest size must fit, or such a body could never be accepted.
+    app.state.inflight = InFlight(max(settings.limit_inflight_bytes, settings.limit_body_bytes))
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         start = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        finally:
+            app.state.inflight.give_back(request)
         if response.status_code < 500 and request.method == "POST":
             app.state.outage.succeeded()  # a write or score reached the database again
         route = request.scope.get("route")

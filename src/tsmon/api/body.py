@@ -17,15 +17,51 @@ class BadBodyError(TsmonError):
     """The body cannot be decoded at all, e.g. broken gzip (answered 400)."""
 
 
+class ServerBusyError(TsmonError):
+    """The bytes of bodies in flight would pass TSMON_LIMIT_INFLIGHT_BYTES (answered 503 + Retry-After)."""
+
+
+class InFlight:
+    """Bytes of request bodies held in memory by requests in progress, across the whole process.
+
+    Every body's bytes (raw, then decompressed) are taken from the budget as they are read and
+    given back when its response is sent, so a burst of large bodies waits (503 + Retry-After: the
+    senders retry) instead of taking the process's memory. Runs on the event loop: no lock.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+
+    def take(self, request: Request, n: int) -> None:
+        if self.held + n > self.limit:
+            raise ServerBusyError(
+                f"{self.held} bytes of request bodies are in flight; {n} more would pass the "
+                f"{self.limit}-byte bound (TSMON_LIMIT_INFLIGHT_BYTES): retry shortly"
+            )
+        self.held += n
+        request.state.inflight_bytes = getattr(request.state, "inflight_bytes", 0) + n
+
+    def give_back(self, request: Request) -> None:
+        self.held -= getattr(request.state, "inflight_bytes", 0)
+        request.state.inflight_bytes = 0
+
+
 async def read_raw(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLargeError(f"body of {declared} bytes is over the {limit}-byte limit")
+    budget: InFlight = request.app.state.inflight
+    known = int(declared) if declared is not None and declared.isdigit() else 0
+    budget.take(request, known)  # before reading: a body that cannot fit is not read at all
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
             raise BodyTooLargeError(f"body is over the {limit}-byte limit")
+        if size > known:  # chunked, or longer than declared
+            budget.take(request, size - known)
+            known = size
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -61,4 +97,8 @@ async def read_body(request: Request, limit: int, allowed: frozenset[str] = froz
     if encoding not in allowed | {"identity", ""}:
         raise UnsupportedEncodingError(f"Content-Encoding {encoding!r} is not supported here")
     raw = await read_raw(request, limit)
-    return gunzip(raw, limit) if encoding == "gzip" else raw
+    if encoding != "gzip":
+        return raw
+    body = gunzip(raw, limit)
+    request.app.state.inflight.take(request, len(body))
+    return body

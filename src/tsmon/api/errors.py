@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from tsmon.api.body import BadBodyError, UnsupportedEncodingError
+from tsmon.api.body import BadBodyError, ServerBusyError, UnsupportedEncodingError
 from tsmon.api.health import RETRY_AFTER_SECONDS
 from tsmon.errors import BodyTooLargeError, DatabaseUnavailableError
 
@@ -88,6 +88,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DatabaseUnavailableError)
     async def unavailable(request: Request, exc: DatabaseUnavailableError) -> Response:
         app.state.outage.failed(str(exc))
+        return error_response(request, 503, str(exc), {"Retry-After": RETRY_AFTER_SECONDS})
+
+    @app.exception_handler(ServerBusyError)
+    async def busy(request: Request, exc: ServerBusyError) -> Response:
         return error_response(request, 503, str(exc), {"Retry-After": RETRY_AFTER_SECONDS})
 
     @app.exception_handler(BodyTooLargeError)
