@@ -11,6 +11,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_engine text := (SELECT e.engine FROM tsmon.windows_engine e);
+    v_first timestamptz := (SELECT min(x.time) FROM tsmon.samples x);
 BEGIN
     RETURN QUERY
     WITH levels (res, allowed) AS (
@@ -31,14 +32,17 @@ BEGIN
            CASE WHEN m.mark > '1900-01-01' THEN m.mark END,
            CASE WHEN m.mark > '1900-01-01' THEN extract(epoch FROM now() - m.mark)::float8 END,
            extract(epoch FROM m.allowed)::float8,
-           m.mark IS NULL OR m.mark <= '1900-01-01' OR now() - m.mark > m.allowed
+           -- nothing materialised is behind once raw samples older than the allowance exist
+           CASE WHEN m.mark > '1900-01-01' THEN now() - m.mark > m.allowed
+                ELSE coalesce(v_first < now() - m.allowed, false) END
     FROM marks m
     WHERE v_engine IS NOT NULL;
 END
 $$;
 COMMENT ON FUNCTION tsmon.windows_freshness() IS
     'Per window resolution (1m, 1h, 1d): engine, materialisation watermark, lag_seconds behind now, '
-    'allowed_lag_seconds while refreshes run on schedule, and behind (lag above that, or nothing materialised).';
+    'allowed_lag_seconds while refreshes run on schedule, and behind (lag above that; with nothing '
+    'materialised, raw samples older than that).';
 
 CREATE OR REPLACE VIEW tsmon.windows_freshness AS SELECT * FROM tsmon.windows_freshness();
 COMMENT ON VIEW tsmon.windows_freshness IS
