@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 from tsmon.db import Conn
 from tsmon.detection import BaseDetector, from_state, make_detector, to_state
 from tsmon.scoring.configs import DetectionConfig
-from tsmon.scoring.drift import summarize
+from tsmon.scoring.drift import DRIFT_RECENT, summarize
 from tsmon.scoring.policy import EXCLUDED_FEEDBACK
 from tsmon.windows.reader import fetch_windows
 
@@ -151,7 +151,7 @@ def train_many(
             continue
         detector = make_detector(config.detector, **params).fit(values, timestamps=times)
         scores = detector.score_samples(values, timestamps=times)
-        distribution = summarize(values)
+        distribution = summarize(times, values, DRIFT_RECENT[config.resolution], detector)
         quality = {
             "train_points": int(values.size),
             "train_anomaly_rate": float(np.mean(scores >= config.threshold)),
