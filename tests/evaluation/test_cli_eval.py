@@ -45,6 +45,8 @@ def test_eval_nab_writes_results_and_prints_json(small_corpus: Path, tmp_path: P
     ):
         assert key in figures
     assert figures["files"] == 2 and -100 <= figures["standard"] <= 100
+    assert figures["trainings"]["initial"] == 2 and figures["trainings"]["schedule"] > 0
+    assert "trainings: " in result.output
     lines = (out / FILES[0]).read_text().splitlines()
     assert lines[0] == "timestamp,anomaly_score,surprise"
     assert len(lines) == 1 + 1127

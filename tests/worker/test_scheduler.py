@@ -13,6 +13,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from tsmon.ingest.batch import SampleBatch, datetime_to_us
 from tsmon.ingest.writer import SampleWriter, SeriesCache
+from tsmon.windows.engine import refresh_windows
+from tsmon.windows.retention import RetentionSettings
 from tsmon.worker import (
     WorkerContext,
     build_scheduler,
@@ -77,6 +79,9 @@ def test_detection_and_job_health_become_own_metrics(ctx: WorkerContext, db_url:
         apply_yaml(
             conn, "configs:\n  - {name: own-load, metric: own_load, detector: mad, training_window: 1d}\n"
         )
+        # Written below the windows' watermark (continuous aggregates materialised the template's
+        # empty history): visible once refreshed, as the refresh policy does within a minute.
+        refresh_windows(conn, RetentionSettings())
     scheduler = build_scheduler(ctx, BackgroundScheduler(timezone=UTC), scrape_jobs=[])
     scheduler.add_job(failing_job, args=[ctx], id="failing_job", next_run_time=datetime.now(UTC))
     scheduler.add_job(

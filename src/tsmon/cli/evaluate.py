@@ -96,6 +96,11 @@ def eval_nab(  # noqa: PLR0917 (click passes options positionally)
     figures["detector"] = {"name": spec.name, "params": spec.params}
     rows = figures["rows"]
     figures["points_per_second"] = round(rows / max(sum(r.score_seconds for r in runs), 1e-9))
+    trainings: dict[str, int] = {}
+    for run in runs:
+        for reason, count in run.trainings.items():
+            trainings[reason] = trainings.get(reason, 0) + count
+    figures["trainings"] = dict(sorted(trainings.items()))  # model fits by reason: initial, schedule, drift
     _print(figures, profiles or tuple(p.name for p in PROFILES), as_json)
 
 
@@ -111,5 +116,6 @@ def _print(figures: dict[str, Any], profiles: tuple[str, ...], as_json: bool) ->
         )
     click.echo(f"  VUS-PR {figures['vus_pr']:.4f}   AUC-PR {figures['auc_pr']:.4f}")
     click.echo(f"  {figures['seconds']} s; scoring {figures['points_per_second']} points per second per core")
+    click.echo("  trainings: " + ", ".join(f"{n} {reason}" for reason, n in figures["trainings"].items()))
     if as_json:
         click.echo(json.dumps(figures, sort_keys=True))

@@ -22,8 +22,7 @@ from tsmon.detection.calibration import score_of
 from tsmon.evaluation.nab_corpus import FloatArray
 from tsmon.scoring import events, policy
 from tsmon.scoring.configs import DetectionConfig
-from tsmon.scoring.drift import measure, summarize
-from tsmon.scoring.job import DRIFT_EVERY, DRIFT_RECENT
+from tsmon.scoring.drift import DRIFT_EVERY, DRIFT_RECENT, measure, summarize
 from tsmon.scoring.models import MIN_TRAINING_POINTS
 
 # The default configs (scoring/default_configs.yaml) open an `onset` event on one window.
@@ -78,7 +77,8 @@ def replay(
             params=spec.params,
             min_duration=DEFAULT_MIN_WINDOWS * step,
         )
-    drift_every, drift_recent = DRIFT_EVERY[resolution], DRIFT_RECENT[resolution].total_seconds()
+    drift_every, recent = DRIFT_EVERY[resolution], DRIFT_RECENT[resolution]
+    drift_recent = recent.total_seconds()
     window = config.training_window.total_seconds()
     n = values.size
     result = ReplayResult(np.zeros(n))
@@ -94,7 +94,7 @@ def replay(
         reason = policy.retrain_reason(train_end, start, config.retrain_every)
         if not reason and detector is not None and policy.drift_check_due(start, start + step, drift_every):
             lo = int(np.searchsorted(times, times[i] - drift_recent, side="left"))
-            drift = measure(distribution, values[lo:i])
+            drift = measure(distribution, times[lo:i], values[lo:i])
             reason = "drift" if drift is not None and drift.drifted else ""
         if reason:
             # Replayed events carry no feedback: none is excluded, as in the worker until someone judges one.
@@ -108,7 +108,8 @@ def replay(
                 detector = make_detector(config.detector, **params)
                 detector.fit(values[:i][rows], timestamps=times[:i][rows])
                 result.fit_seconds += time.perf_counter() - began
-                train_end, distribution, version = start, summarize(values[:i][rows]), version + 1
+                distribution = summarize(times[:i][rows], values[:i][rows], recent, detector)
+                train_end, version = start, version + 1
                 result.trainings[reason] = result.trainings.get(reason, 0) + 1
         if detector is None:
             continue

@@ -12,7 +12,7 @@ from psycopg import sql
 from tsmon.db import Conn
 from tsmon.scoring import events, policy
 from tsmon.scoring.configs import DetectionConfig, load_configs
-from tsmon.scoring.drift import measure
+from tsmon.scoring.drift import DRIFT_EVERY, DRIFT_RECENT, measure
 from tsmon.scoring.models import Model, ModelCache, active_models
 from tsmon.scoring.rescore import SETTLE, rescore, settled_ranges
 from tsmon.scoring.scores import write_scores
@@ -94,15 +94,11 @@ def _series(conn: Conn, config: DetectionConfig, shard: int) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-DRIFT_EVERY = {"1m": timedelta(hours=1), "1h": timedelta(days=1)}
-DRIFT_RECENT = {"1m": timedelta(hours=6), "1h": timedelta(days=7)}
-
-
 def _recent(
     conn: Conn, config: DetectionConfig, series: list[int], before: datetime
-) -> dict[int, np.ndarray]:
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     windows = fetch_windows(conn, config.resolution, series, before - DRIFT_RECENT[config.resolution], before)
-    return {sid: values for sid, _, values in windows.by_series()}
+    return {sid: (times, values) for sid, times, values in windows.by_series()}
 
 
 def _models(
@@ -133,12 +129,14 @@ def _models(
             offset = policy.retrain_offset(sid, config.shards, config.retrain_every)
             reason = policy.retrain_reason(train_end, start, config.retrain_every, offset)
         if not reason and model is not None and sid in recent:
-            drift = measure(model.distribution, recent[sid])
+            drift = measure(model.distribution, *recent[sid])
             if drift is not None and drift.drifted:
+                t = drift.test
                 conn.execute(
-                    "INSERT INTO tsmon.drift_events (config_id, series_id, model_version, ks_statistic, "
-                    "ks_p_value, psi, retrained) VALUES (%s, %s, %s, %s, %s, %s, true)",
-                    (config.id, sid, model.version, drift.ks_statistic, drift.ks_p_value, drift.psi),
+                    "INSERT INTO tsmon.drift_events (config_id, series_id, model_version, statistic, "
+                    "p_value, n_eff, shift, spread_ratio, retrained) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, true)",
+                    (config.id, sid, model.version, t.statistic, t.pvalue, t.n_eff, t.shift, t.spread_ratio),
                 )
                 reason = "drift"
         if reason:

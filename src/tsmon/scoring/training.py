@@ -15,7 +15,7 @@ from tsmon.db import Conn
 from tsmon.detection import BaseDetector, make_detector, to_state
 from tsmon.scoring import policy
 from tsmon.scoring.configs import DetectionConfig
-from tsmon.scoring.drift import summarize
+from tsmon.scoring.drift import DRIFT_RECENT, summarize
 from tsmon.scoring.models import MIN_TRAINING_POINTS, Model, ModelCache, fit_params
 from tsmon.windows.reader import fetch_windows
 
@@ -120,7 +120,7 @@ def store(conn: Conn, config: DetectionConfig, fits: list[Fit], cache: ModelCach
     for sid, times, values, end, reason in fits:
         detector = make_detector(config.detector, **params).fit(values, timestamps=times)
         scores = detector.score_samples(values, timestamps=times)
-        distribution = summarize(values)
+        distribution = summarize(times, values, DRIFT_RECENT[config.resolution], detector)
         quality = {
             "train_points": int(values.size),
             "train_anomaly_rate": float(np.mean(scores >= config.threshold)),
