@@ -293,11 +293,14 @@ def test_a_running_tsmon_serve_process(db_url: str, tmp_path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM tsmon.metric_samples").fetchone() == (11,)  # marker hidden
 
 
-def test_serve_refuses_public_bind_without_token(tmp_path: Path) -> None:
+@pytest.mark.parametrize("token", [None, "", "   "])  # a blank token is no token
+def test_serve_refuses_public_bind_without_token(tmp_path: Path, token: str | None) -> None:
     env = {k: v for k, v in os.environ.items() if k != "TSMON_API_TOKEN"} | {
         "TSMON_HOME": str(tmp_path),
         "TSMON_DATABASE_URL": "postgresql://x@127.0.0.1:1/x",
     }
+    if token is not None:
+        env["TSMON_API_TOKEN"] = token
     proc = subprocess.run(
         [sys.executable, "-m", "tsmon", "serve", "--host", "0.0.0.0"],
         env=env,
