@@ -1,7 +1,7 @@
 -- Are the windows current? One row per resolution, for either engine: its materialisation
 -- watermark, how far behind now it is, and how far it may be while refreshes run on schedule
--- (the refresh's end offset + one bucket + three refresh intervals; tsmon.windows.health has the
--- same rule). The worker refreshes continuous aggregates itself when their policies fall behind;
+-- (the refresh's end offset + one bucket + three refresh intervals, from the refresh schedules in
+-- tsmon.windows.definitions). The one place the rule lives: the worker and the CLI read it. The worker refreshes continuous aggregates itself when their policies fall behind;
 -- a row with behind = true means that did not help either (alert: "Windows behind").
 CREATE OR REPLACE FUNCTION tsmon.windows_freshness()
 RETURNS TABLE (resolution text, engine text, watermark timestamptz, lag_seconds float8,
@@ -11,7 +11,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_engine text := (SELECT e.engine FROM tsmon.windows_engine e);
-    v_first timestamptz := (SELECT min(x.time) FROM tsmon.samples x);
 BEGIN
     RETURN QUERY
     WITH levels (res, allowed) AS (
@@ -34,9 +33,10 @@ BEGIN
            extract(epoch FROM m.allowed)::float8,
            -- nothing materialised is behind once raw samples older than the allowance exist
            CASE WHEN m.mark > '1900-01-01' THEN now() - m.mark > m.allowed
-                ELSE coalesce(v_first < now() - m.allowed, false) END
+                ELSE coalesce((SELECT min(x.time) FROM tsmon.samples x) < now() - m.allowed, false) END
     FROM marks m
-    WHERE v_engine IS NOT NULL;
+    WHERE v_engine IS NOT NULL
+    ORDER BY m.allowed;
 END
 $$;
 COMMENT ON FUNCTION tsmon.windows_freshness() IS

@@ -47,13 +47,3 @@ def latest(conn: Conn, host: str, pid: int) -> Heartbeat | None:
             (host, pid),
         )
         return cur.fetchone()
-
-
-def all_workers(conn: Conn) -> list[Heartbeat]:
-    """Every worker that beat within the last day, newest first."""
-    with conn.cursor(row_factory=class_row(Heartbeat)) as cur:
-        cur.execute(
-            """SELECT owner, host, pid, started_at, heartbeat_at, jobs FROM tsmon.worker_heartbeats
-               ORDER BY heartbeat_at DESC"""
-        )
-        return cur.fetchall()

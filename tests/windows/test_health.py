@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -19,15 +19,35 @@ from tsmon.windows.definitions import DAY, HOUR, MINUTE
 Conn = psycopg.Connection[tuple[object, ...]]
 
 
-def test_expected_lag_follows_each_level_s_refresh_schedule() -> None:
-    assert health.expected_lag(MINUTE) == timedelta(minutes=5)  # end 1m + bucket 1m + 3 x every 1m
-    assert health.expected_lag(HOUR) == timedelta(hours=2, minutes=30)
-    assert health.expected_lag(DAY) == timedelta(days=2, hours=3)
-    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
-    marks = {"1m": now - timedelta(minutes=6), "1h": now - timedelta(hours=1), "1d": None}
-    assert health.behind(marks, now, now - timedelta(hours=3)) == ["1m"]  # no complete day yet
-    assert health.behind(marks, now, now - timedelta(days=3)) == ["1m", "1d"]
-    assert health.behind({"1m": None}, now, None) == []  # no samples: nothing to materialise
+def test_freshness_follows_each_level_s_refresh_schedule(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        migrate(conn, Settings(windows_engine="tsmon"))
+        allowed = {f.resolution: f.allowed_lag_seconds for f in health.freshness(conn)}
+        # end offset + bucket + 3 x refresh interval, from each level's refresh schedule
+        assert allowed == {
+            res.name: (timedelta(minutes=5), timedelta(hours=2, minutes=30), timedelta(days=2, hours=3))[
+                i
+            ].total_seconds()
+            for i, res in enumerate((MINUTE, HOUR, DAY))
+        }
+        assert [f.behind for f in health.freshness(conn)] == [
+            False,
+            False,
+            False,
+        ]  # no samples: nothing to materialise
+        conn.execute(
+            "UPDATE tsmon.window_watermarks SET watermark = CASE resolution "
+            "WHEN '1m' THEN now() - interval '6 minutes' WHEN '1h' THEN now() - interval '1 hour' END"
+        )
+        conn.execute(
+            "INSERT INTO tsmon.samples (time, series_id, value) VALUES (now() - interval '3 hours', 1, 1)"
+        )
+        behind = [f.resolution for f in health.freshness(conn) if f.behind]
+        assert behind == ["1m"]  # no complete day yet
+        conn.execute(
+            "INSERT INTO tsmon.samples (time, series_id, value) VALUES (now() - interval '3 days', 1, 1)"
+        )
+        assert [f.resolution for f in health.freshness(conn) if f.behind] == ["1m", "1d"]
 
 
 def test_status_shows_lag_on_the_tsmon_engine(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,7 +19,7 @@ from tsmon.errors import BodyTooLargeError, DatabaseUnavailableError
 log = logging.getLogger("tsmon.api")
 
 # The paths InfluxDB clients talk to; their errors take InfluxDB's shape so clients show the message.
-INFLUX_PATHS = frozenset({"/write", "/query", "/ping", "/health", "/api/v2/write"})
+INFLUX_PATHS = frozenset({"/write", "/query", "/ping", "/health"})  # and everything under /api/v2/
 V1_WRITE = "/write"
 
 # InfluxDB 2's error codes (influxdb/kit/platform/errors), by HTTP status.

@@ -18,10 +18,7 @@ def windows_group() -> None:
 @click.pass_obj
 def windows_status(settings: Settings) -> None:
     """Engine, each level's watermark and lag, late data waiting, and the policy jobs' health."""
-    from datetime import UTC, datetime
-
     from tsmon.windows import health
-    from tsmon.windows.definitions import BY_NAME
     from tsmon.windows.engine import current_engine
 
     with connect(settings, autocommit=True) as conn:
@@ -29,13 +26,14 @@ def windows_status(settings: Settings) -> None:
         click.echo(f"engine: {engine or 'none (run tsmon migrate)'}")
         if engine is None:
             return
-        now = datetime.now(UTC)
-        marks = health.watermarks(conn, engine)
-        late = health.behind(marks, now, health.first_sample(conn))
-        for name, mark in sorted(marks.items(), key=lambda kv: BY_NAME[kv[0]].step):
-            lag = "nothing materialised yet" if mark is None else f"lag {(now - mark).total_seconds():.0f} s"
-            flag = "  BEHIND" if name in late else ""
-            click.echo(f"  {name}: materialised before {mark or '-'} ({lag}){flag}")
+        levels = health.freshness(conn)
+        for level in levels:
+            lag = (
+                "nothing materialised yet" if level.lag_seconds is None else f"lag {level.lag_seconds:.0f} s"
+            )
+            flag = "  BEHIND" if level.behind else ""
+            click.echo(f"  {level.resolution}: materialised before {level.watermark or '-'} ({lag}){flag}")
+        late = [level for level in levels if level.behind]
         if engine == "tsmon":
             pending = conn.execute("SELECT count(*) FROM tsmon.window_invalidations").fetchone()
             click.echo(f"  late-data ranges waiting for refresh: {pending[0] if pending else 0}")

@@ -38,17 +38,15 @@ def install_windows(conn: Conn, setting: str, retention: RetentionSettings) -> E
     """
     engine = wanted_engine(conn, setting)
     before = current_engine(conn)
-    if before == "continuous_aggregates" and engine == before and _definition(conn) < DEFINITION:
-        # Continuous aggregates keep the query they were created with: rebuild, keeping every window.
-        log.warning("windows: rebuilding the continuous aggregates with definition %s", DEFINITION)
-        switch.carry_out(conn, before)
-        continuous.drop(conn)
-        before = None
-    if before is not None and before != engine:
+    # Continuous aggregates keep the query they were created with: an older definition is rebuilt
+    # like an engine change (tsmon's own views are re-created by every install).
+    outdated = before == engine == "continuous_aggregates" and _definition(conn) < DEFINITION
+    if before is not None and (before != engine or outdated):
         log.warning(
-            "windows engine changes from %s to %s: rebuilding from raw samples, keeping older windows",
+            "windows: rebuilding %s as %s (definition %s) from raw samples, keeping older windows",
             before,
             engine,
+            DEFINITION,
         )
         switch.carry_out(conn, before)
         (continuous.drop if before == "continuous_aggregates" else maintained.drop)(conn)
@@ -64,7 +62,7 @@ def install_windows(conn: Conn, setting: str, retention: RetentionSettings) -> E
         "ELSE now() END",
         (engine, DEFINITION),
     )
-    if before != engine or switch.pending(conn):
+    if before != engine or outdated or switch.pending(conn):
         # History must be materialised once: real-time results only cover what is above the watermark.
         refresh_windows(conn, retention)
         switch.restore(conn, engine)
@@ -115,16 +113,15 @@ class CatchUp:
     jobs: list[health.JobHealth] = field(default_factory=list)
 
 
-def catch_up(conn: Conn, now: datetime) -> CatchUp:
+def catch_up(conn: Conn) -> CatchUp:
     """Continuous aggregates whose policies fail or never run (no background workers) are
     refreshed here instead, so the windows never fall behind; a no-op while policies keep up."""
     report = CatchUp()
     if current_engine(conn) != "continuous_aggregates":
         return report
     report.jobs = health.job_health(conn)
-    marks = health.watermarks(conn, "continuous_aggregates")
-    report.behind = health.behind(marks, now, health.first_sample(conn))
+    report.behind = [f.resolution for f in health.freshness(conn) if f.behind]
     if report.behind:
         continuous.refresh(conn)
-    report.watermarks = health.watermarks(conn, "continuous_aggregates")
+    report.watermarks = {f.resolution: f.watermark for f in health.freshness(conn)}
     return report

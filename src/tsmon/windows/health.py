@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from psycopg import sql
 from psycopg.rows import class_row
 
 from tsmon.db import Conn
-from tsmon.windows.definitions import RESOLUTIONS, Resolution
 
 # Policies of tsmon's own relations (refresh, retention, compression), not other extensions' jobs.
 _TSMON_JOBS = """
@@ -61,57 +59,23 @@ def background_workers(conn: Conn) -> int:
     return int(row[0]) if row and row[0] else 0
 
 
-def expected_lag(res: Resolution) -> timedelta:
-    """How far behind now a level's watermark may be while its refresh runs on time.
+@dataclass(frozen=True)
+class Freshness:
+    """One window level as tsmon.windows_freshness() sees it (the rule lives there, in SQL only)."""
 
-    The policy materialises up to now - end_offset, floored to the bucket, every schedule
-    interval; three missed runs beyond that is "behind" (the worker then refreshes itself).
-    """
-    return _interval(res.refresh_end) + res.step + 3 * _interval(res.refresh_every)
-
-
-def _interval(text: str) -> timedelta:
-    number, unit = text.split()
-    return timedelta(**{unit.rstrip("s") + "s": float(number)})
+    resolution: str
+    engine: str
+    watermark: datetime | None
+    lag_seconds: float | None
+    allowed_lag_seconds: float
+    behind: bool
 
 
-def watermarks(conn: Conn, engine: str) -> dict[str, datetime | None]:
-    """Each level's materialisation watermark (None: nothing materialised yet)."""
-    if engine == "tsmon":
-        rows = conn.execute("SELECT resolution, watermark FROM tsmon.window_watermarks").fetchall()
-        return {str(name): mark for name, mark in rows if mark is None or isinstance(mark, datetime)}
-    marks: dict[str, datetime | None] = {}
-    for res in RESOLUTIONS:
-        row = conn.execute(
-            sql.SQL(
-                # An empty aggregate's watermark is the type's minimum (4714 BC): nothing materialised.
-                "SELECT CASE WHEN w > '1900-01-01' AND w < '9999-01-01' THEN w END FROM ("
-                "SELECT _timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark("
-                "mat_hypertable_id)) AS w FROM _timescaledb_catalog.continuous_agg "
-                "WHERE user_view_schema = 'tsmon' AND user_view_name = {}) m"
-            ).format(sql.Literal(f"samples_{res.name}"))
-        ).fetchone()
-        marks[res.name] = row[0] if row and isinstance(row[0], datetime) else None
-    return marks
-
-
-def first_sample(conn: Conn) -> datetime | None:
-    row = conn.execute("SELECT min(time) FROM tsmon.samples").fetchone()
-    return row[0] if row and isinstance(row[0], datetime) else None
-
-
-def behind(marks: dict[str, datetime | None], now: datetime, first: datetime | None) -> list[str]:
-    """The levels whose watermark is further behind than their refresh schedule allows.
-
-    A level with nothing materialised is behind once raw samples older than that allowance
-    exist (a complete bucket should have been materialised by then); ``first`` is the oldest.
-    """
-    late = []
-    for res in RESOLUTIONS:
-        if res.name not in marks:
-            continue
-        mark = marks[res.name]
-        since = mark if mark is not None else first
-        if since is not None and now - since > expected_lag(res):
-            late.append(res.name)
-    return late
+def freshness(conn: Conn) -> list[Freshness]:
+    """Each level's watermark, lag and whether it is further behind than its refresh schedule allows."""
+    with conn.cursor(row_factory=class_row(Freshness)) as cur:
+        cur.execute(
+            "SELECT resolution, engine, watermark, lag_seconds, allowed_lag_seconds, behind "
+            "FROM tsmon.windows_freshness()"
+        )
+        return cur.fetchall()

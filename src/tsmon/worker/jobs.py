@@ -71,7 +71,7 @@ def maintain_windows(ctx: WorkerContext) -> None:
         engine = current_engine(conn)
         now = datetime.now(UTC)
         if engine == "continuous_aggregates":
-            _cover_for_policies(ctx, catch_up(conn, now), now)
+            _cover_for_policies(ctx, catch_up(conn), now)
             return
         if engine != "tsmon":
             return
