@@ -70,6 +70,7 @@ FLOORS = {
     "settings": 1,
     "errors": 1,
     "detection": 1,
+    "stats": 1,
     "db": 2,
     "processes": 2,
     "heartbeats": 3,
@@ -77,6 +78,7 @@ FLOORS = {
     "windows": 3,
     "schema": 4,  # the orchestrator: migrations, then the windows for the edition
     "scoring": 4,
+    "analysis": 4,  # reads windows and samples, computes with stats, stores runs
     "scrape": 4,
     "demo": 4,
     "grafana": 4,

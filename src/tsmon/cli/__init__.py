@@ -34,6 +34,7 @@ def main() -> None:
 
 # Registered after `cli` exists: each module adds its commands to it.
 from tsmon.cli import (  # noqa: E402
+    analyze,
     database,
     demo,
     detection,
@@ -46,6 +47,7 @@ from tsmon.cli import (  # noqa: E402
 )
 
 __all__ = [
+    "analyze",
     "cli",
     "database",
     "demo",
