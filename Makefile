@@ -44,6 +44,7 @@ test: setup lint
 
 bench: setup
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/api_memory.py
 	$(BIN)/python benchmarks/windows.py
 	$(BIN)/python benchmarks/detection.py
 	$(BIN)/python benchmarks/dashboards.py

@@ -319,3 +319,55 @@ def test_nanosecond_points_merged_in_one_microsecond_are_counted(api: str, db_ur
     assert stored(db_url, "metric = 'ns_value'") == [("ns_value", '{"host": "a"}', 2.0)]
     line = 'tsmon_ingest_values_skipped_total{protocol="influx",reason="same_microsecond"} 1.0'
     assert line in httpx.get(f"{api}/metrics").text
+
+
+def _large_body(protocol: str, n: int) -> tuple[str, bytes, dict[str, str], str]:
+    """A body of n samples (over one part) whose last item is bad: (path, body, headers, where)."""
+    if protocol == "lp":
+        lines = [f"big,i=i{i % 5000} v={i} {NOW_S - 3600 + i // 5000}000000000" for i in range(n)]
+        return "/api/v2/write", "\n".join([*lines, "big bad"]).encode(), {}, f"line {n + 1}"
+    if protocol == "json":
+        series = [
+            {
+                "metric": "big_v",
+                "labels": {"i": f"i{s}"},
+                "points": [[NOW_S - 3600 + k, s * 20 + k] for k in range(20)],
+            }
+            for s in range(n // 20)
+        ]
+        series.append({"metric": "", "points": [[NOW_S, 1]]})
+        return "/api/v1/import", json.dumps(series).encode(), {}, f"series #{n // 20}"
+    if protocol == "csv":
+        rows = [f'{NOW_S - 3600 + i // 5000},big_v,"{{""i"":""i{i % 5000}""}}",{i}' for i in range(n)]
+        body = "\n".join(["time,metric,labels,value", *rows, f"{NOW_S},big_v,,oops"]).encode()
+        return "/api/v1/import", body, {"Content-Type": "text/csv"}, f"line {n + 2}"
+    series_rw = [
+        (
+            {"__name__": "big_v", "i": f"i{s}"},
+            [((NOW_S - 3600 + k) * 1000, float(s * 20 + k)) for k in range(20)],
+        )
+        for s in range(n // 20)
+    ]
+    body = encode_remote_write([*series_rw, ({"__name__": "1bad"}, [(NOW_S * 1000, 1.0)])])
+    return "/api/v1/write", body, {"Content-Encoding": "snappy"}, '{__name__="1bad"}'
+
+
+@pytest.mark.parametrize("protocol", ["lp", "json", "csv", "remote_write"])
+def test_a_body_of_many_parts_is_stored_whole_and_located_in_the_whole(
+    api: str, db_url: str, protocol: str
+) -> None:
+    n = 120_000  # over two parts of 50,000 samples (line protocol: 4 MiB parts, ~4.5 MiB here)
+    path, body, headers, where = _large_body(protocol, n)
+    r = httpx.post(f"{api}{path}", content=body, headers={**auth(), **headers}, timeout=120)
+    assert r.status_code == 400
+    assert where in str(r.json())
+    # Parsed and written a part at a time: each part is one write of at most about 50,000 samples.
+    (writes,) = [
+        float(line.split()[1])
+        for line in httpx.get(f"{api}/metrics").text.splitlines()
+        if line.startswith("tsmon_ingest_db_write_seconds_count")
+    ]
+    assert writes >= 2
+    with psycopg.connect(db_url) as conn:
+        count, total = conn.execute("SELECT count(*), sum(value) FROM tsmon.samples").fetchone()  # type: ignore[misc]
+    assert (count, total) == (n, n * (n - 1) / 2)

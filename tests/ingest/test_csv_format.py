@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tsmon.errors import InputFileError
-from tsmon.ingest.batch import SampleBatch, canonical_labels, datetime_to_us, us_to_datetime
-from tsmon.ingest.csv_format import format_csv, parse_csv_text, parse_rows, parse_time
+from tsmon.ingest.batch import ParseResult, SampleBatch, canonical_labels, datetime_to_us, us_to_datetime
+from tsmon.ingest.csv_format import format_csv, iter_csv_text, parse_csv_text, parse_rows, parse_time
 
 label_names = st.text(
     alphabet=st.characters(codec="utf-8", exclude_characters="\ufffd"), min_size=1, max_size=8
@@ -116,3 +116,16 @@ def test_duplicate_label_names_reject_the_row() -> None:
     result = parse_csv_text(text)
     assert [str(r) for r in result.rejections] == ["line 2: duplicate label name 'job'"]
     assert result.batch.labels == ['{"job":"c"}']
+
+
+def test_a_body_converted_in_parts_is_the_body_converted_whole() -> None:
+    rows = [f'{1_767_225_600 + i},m,"{{""i"":""{i % 3}""}}",{i}\n' for i in range(100)]
+    rows[57] = "1767225600,m,,not-a-number\n"
+    text = "time,metric,labels,value\n" + "".join(rows)
+    parts = list(iter_csv_text(text, batch_rows=10))
+    assert len(parts) == 10 and max(len(p.batch) for p in parts) == 10
+    merged = ParseResult()
+    for part in parts:
+        merged.extend(part)
+    assert merged == parse_csv_text(text)
+    assert len(merged.batch) == 99 and [r.where for r in merged.rejections] == ["line 59"]

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tsmon.ingest.batch import SampleBatch, canonical_labels
-from tsmon.ingest.json_format import format_json, iter_json_objects, parse_json
+from tsmon.ingest.batch import ParseResult, SampleBatch, canonical_labels
+from tsmon.ingest.json_format import format_json, iter_json, iter_json_objects, parse_json
 
 samples = st.tuples(
     st.sampled_from(["cpu", "mem_used", "http_requests_total"]),
@@ -109,3 +109,22 @@ def test_duplicate_label_names_reject_the_series_and_keep_the_rest() -> None:
         ("series #2 (line 1)", "key 'metric' appears more than once", "duplicate_keys", 1),
     ]
     assert result.batch.labels == ['{"job":"c"}'] and result.batch.values == [2.0]
+
+
+def test_a_body_converted_in_parts_is_the_body_converted_whole() -> None:
+    doc = [
+        {"metric": "m", "labels": {"i": str(i)}, "points": [[1_767_225_600 + k, k] for k in range(7)]}
+        for i in range(20)
+    ]
+    doc[13]["points"][2] = ["yesterday", 1]
+    text = json.dumps(doc, indent=1)[:-2] + ", {oops"  # malformed at the end: what came before is kept
+    parts = list(iter_json(text, batch_samples=10))
+    assert max(len(p.batch) for p in parts) < 10 + 7  # a part ends after the series that reaches the size
+    merged = ParseResult()
+    for part in parts:
+        merged.extend(part)
+    assert merged == parse_json(text)
+    assert len(merged.batch) == 139 and [r.where for r in merged.rejections] == [
+        'series #13 (line 470) (m{"i":"13"}) point 2',
+        "body",
+    ]

@@ -11,11 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tsmon.ingest.batch import Rejection, canonical_labels
+from tsmon.ingest.batch import ParseResult, Rejection, canonical_labels
 from tsmon.ingest.line_protocol import (
     Point,
     UInt,
     format_points,
+    iter_line_protocol,
     parse_line_protocol,
     parse_points,
     points_to_samples,
@@ -688,3 +689,42 @@ def test_points_merged_by_microsecond_storage_are_counted() -> None:
     assert result.batch.times_us == [1_700_000_000_000_000] * 4 + [1_700_000_000_000_001]
     assert parse_line_protocol(b"m v=1 1000\nm v=2 1001\n", "ns").skipped == {"same_microsecond": 1}
     assert parse_line_protocol(b"m v=1 1\nm v=2 2\n", "us").skipped == {}
+
+
+_ENTRIES = [
+    b"cpu,host=a usage=1.5 1767225600000000000",
+    b"cpu,host=b usage=2i,idle=90 1767225601000000000",
+    b'log,host=a msg="two\nlines",n=1 1767225602000000000',  # a string running over two lines
+    b"broken line without fields",
+    b"cpu,host=a usage=3 99999999999999999999",  # out of range: a `point N` rejection
+    b"# a comment",
+    b"",
+    b"mem free=7",  # no time: the body's clock reading
+    b"\xff\xfe bad,utf8=x v=1 1767225603000000000",
+]
+
+
+def _merged(parts: list[ParseResult]) -> ParseResult:
+    out = ParseResult()
+    for part in parts:
+        out.extend(part)
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(_ENTRIES), max_size=30), st.integers(1, 120))
+def test_a_body_parsed_in_parts_is_the_body_parsed_whole(entries: list[bytes], chunk_bytes: int) -> None:
+    body = b"\n".join(entries)
+    parts = list(iter_line_protocol(body, "ns", NOW_NS, chunk_bytes=chunk_bytes))
+    whole, merged = parse_line_protocol(body, "ns", NOW_NS), _merged(parts)
+    assert merged.batch == whole.batch
+    assert [(r.where, r.reason) for r in merged.rejections] == [(r.where, r.reason) for r in whole.rejections]
+    assert merged.skipped == whole.skipped
+
+
+def test_a_large_body_comes_in_parts_of_about_the_chunk_size() -> None:
+    body = b"".join(b"cpu,host=h%d usage=%d 1767225600000000000\n" % (i, i) for i in range(10_000))
+    parts = list(iter_line_protocol(body, "ns", NOW_NS, chunk_bytes=len(body) // 10))
+    assert 10 <= len(parts) <= 11
+    assert max(len(p.batch) for p in parts) <= 1_200  # lines differ in length: about a tenth each
+    assert sum(len(p.batch) for p in parts) == 10_000

@@ -22,6 +22,7 @@ from tsmon.ingest.remote_write import (
     compress,
     decode_remote_write,
     encode_remote_write,
+    iter_remote_write,
 )
 
 CAP = 1 << 20
@@ -455,3 +456,19 @@ def test_fuzz_mutated_valid_bodies(
         elif how == "truncate":
             del data[i:]
     decodes_or_refuses(bytes(data) if mutate_compressed else compress(bytes(data)))
+
+
+def test_a_body_converted_in_parts_is_the_body_converted_whole() -> None:
+    bad = ([(b"__name__", b"1up")], [(T0, 9.0)])
+    good = [
+        ([(b"__name__", b"up"), (b"i", str(i).encode())], [(T0 + k, float(k)) for k in range(3)])
+        for i in range(9)
+    ]
+    body = body_of(*good[:4], bad, *good[4:])
+    parts = list(iter_remote_write(body, CAP, batch_samples=5))
+    assert [len(p.batch) for p in parts] == [6, 6, 6, 6, 3]  # a part ends after the series that reaches 5
+    assert [r.code for r in parts[0].rejections] == ["invalid_metric_name"]  # located with the first part
+    merged = ParseResult()
+    for part in parts:
+        merged.extend(part)
+    assert merged == decode_remote_write(body, CAP)

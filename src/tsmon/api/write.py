@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import anyio
 from fastapi import APIRouter, Depends, Request, Response
@@ -12,10 +12,10 @@ from tsmon.api.auth import require_token
 from tsmon.api.body import BadBodyError, read_body
 from tsmon.api.errors import error_response
 from tsmon.ingest.batch import ParseResult, Rejection
-from tsmon.ingest.csv_format import parse_csv_text
-from tsmon.ingest.json_format import parse_json
-from tsmon.ingest.line_protocol import parse_line_protocol
-from tsmon.ingest.remote_write import RemoteWriteError, decode_remote_write
+from tsmon.ingest.csv_format import iter_csv_text
+from tsmon.ingest.json_format import iter_json
+from tsmon.ingest.line_protocol import iter_line_protocol
+from tsmon.ingest.remote_write import RemoteWriteError, iter_remote_write
 from tsmon.ingest.service import IngestOutcome, IngestService
 
 router = APIRouter(dependencies=[Depends(require_token)])
@@ -42,10 +42,13 @@ def summary(outcome: IngestOutcome) -> str:
     return f"partial write: {outcome.accepted} samples stored, {outcome.rejected} rejected: {shown_}{tail}"
 
 
-async def _ingest(request: Request, parse: Callable[[], ParseResult], protocol: str) -> IngestOutcome:
+async def _ingest(
+    request: Request, parse: Callable[[], Iterable[ParseResult]], protocol: str
+) -> IngestOutcome:
     service: IngestService = request.app.state.ingest
-    # Parsing and the database write are blocking work: keep them off the event loop.
-    return await anyio.to_thread.run_sync(lambda: service.ingest(parse(), protocol))
+    # Parsing and the database write are blocking work: keep them off the event loop. A body is
+    # parsed and written a part at a time, so its parsed form is never all in memory at once.
+    return await anyio.to_thread.run_sync(lambda: service.ingest_parts(parse(), protocol))
 
 
 def _limit(request: Request) -> int:
@@ -65,7 +68,7 @@ async def write_v2(request: Request, precision: str = "ns", org: str = "", bucke
     if precision not in V2_PRECISIONS:
         return error_response(request, 400, f"precision {precision!r} is not one of {sorted(V2_PRECISIONS)}")
     body = await read_body(request, _limit(request))
-    outcome = await _ingest(request, lambda: parse_line_protocol(body, precision), "influx")
+    outcome = await _ingest(request, lambda: iter_line_protocol(body, precision), "influx")
     if outcome.rejected:
         line = _first_line(outcome)
         return error_response(request, 400, summary(outcome), extra={"line": line} if line else None)
@@ -78,7 +81,7 @@ async def write_v1(request: Request, precision: str = "ns", db: str = "") -> Res
     if precision not in V1_PRECISIONS:
         return error_response(request, 400, f"precision {precision!r} is not one of {sorted(V1_PRECISIONS)}")
     body = await read_body(request, _limit(request))
-    outcome = await _ingest(request, lambda: parse_line_protocol(body, precision), "influx")
+    outcome = await _ingest(request, lambda: iter_line_protocol(body, precision), "influx")
     if outcome.rejected:
         return error_response(request, 400, summary(outcome))
     return Response(status_code=204)
@@ -100,7 +103,7 @@ async def remote_write(request: Request) -> Response:
     raw = await read_body(request, _limit(request), allowed=frozenset({"snappy"}))
     limit, label_sets = _limit(request), request.app.state.label_sets
     try:
-        outcome = await _ingest(request, lambda: decode_remote_write(raw, limit, label_sets), "prometheus")
+        outcome = await _ingest(request, lambda: iter_remote_write(raw, limit, label_sets), "prometheus")
     except RemoteWriteError as exc:
         return error_response(request, 400, str(exc))
     if outcome.rejected:
@@ -118,9 +121,9 @@ async def import_samples(request: Request) -> JSONResponse:
     except UnicodeDecodeError as exc:
         raise BadBodyError(f"body is not UTF-8 (byte {exc.start})") from exc
     if "csv" in content_type:
-        outcome = await _ingest(request, lambda: parse_csv_text(text), "csv")
+        outcome = await _ingest(request, lambda: iter_csv_text(text), "csv")
     else:
-        outcome = await _ingest(request, lambda: parse_json(text), "json")
+        outcome = await _ingest(request, lambda: iter_json(text), "json")
     listed = [shown(r) for r in outcome.rejections[:MAX_LISTED]]
     payload = {"accepted": outcome.accepted, "rejected": outcome.rejected, "errors": listed}
     return JSONResponse(payload, status_code=400 if outcome.rejected else 200)

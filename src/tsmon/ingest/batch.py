@@ -110,3 +110,13 @@ class ParseResult:
     batch: SampleBatch = field(default_factory=SampleBatch)
     rejections: list[Rejection] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
+
+    def extend(self, other: ParseResult) -> None:
+        """Append another result's samples, rejections and skipped counts (parts of one body)."""
+        self.batch.metrics.extend(other.batch.metrics)
+        self.batch.labels.extend(other.batch.labels)
+        self.batch.times_us.extend(other.batch.times_us)
+        self.batch.values.extend(other.batch.values)
+        self.rejections.extend(other.rejections)
+        for reason, n in other.skipped.items():
+            self.skipped[reason] = self.skipped.get(reason, 0) + n

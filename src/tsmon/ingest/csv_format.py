@@ -162,12 +162,25 @@ def format_csv(batch: SampleBatch) -> str:
 def parse_csv_text(text: str) -> ParseResult:
     """A whole CSV body (HTTP import): good rows in the batch, bad rows as `line N` rejections."""
     out = ParseResult()
+    for part in iter_csv_text(text, batch_rows=None):
+        out.extend(part)
+    return out
+
+
+def iter_csv_text(text: str, batch_rows: int | None = 50_000) -> Iterator[ParseResult]:
+    """parse_csv_text in parts of about ``batch_rows`` rows (None: one part), so a large body is
+    converted and written a part at a time."""
+    out = ParseResult()
+    limit = batch_rows if batch_rows is not None else 1 << 62
     try:
         for row in parse_rows(text.splitlines(keepends=True)):
             if row.error is not None:
                 out.rejections.append(Rejection(f"line {row.line}", row.error))
             else:
                 out.batch.append(row.metric, row.labels, row.time_us, row.value)
+            if len(out.batch) >= limit:
+                yield out
+                out = ParseResult()
     except InputFileError as exc:
         out.rejections.append(Rejection("line 1", str(exc).removeprefix("line 1: ")))
-    return out
+    yield out

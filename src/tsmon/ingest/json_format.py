@@ -177,12 +177,25 @@ def add_series(obj: Any, where: str, out: ParseResult) -> None:
 def parse_json(text: str) -> ParseResult:
     """A whole JSON (array or JSON-lines) body; malformed JSON is one rejection at its line."""
     out = ParseResult()
+    for part in iter_json(text, batch_samples=None):
+        out.extend(part)
+    return out
+
+
+def iter_json(text: str, batch_samples: int | None = 50_000) -> Iterator[ParseResult]:
+    """parse_json in parts of about ``batch_samples`` samples (None: one part), so a large body is
+    converted and written a part at a time. Malformed JSON ends the body: what came before it is kept."""
+    out = ParseResult()
+    limit = batch_samples if batch_samples is not None else 1 << 62
     try:
         for n, (line, obj) in enumerate(iter_json_objects([text])):
             add_series(obj, f"series #{n} (line {line})", out)
+            if len(out.batch) >= limit:
+                yield out
+                out = ParseResult()
     except ValueError as exc:
         out.rejections.append(Rejection("body", str(exc)))
-    return out
+    yield out
 
 
 def format_json(batch: SampleBatch) -> str:

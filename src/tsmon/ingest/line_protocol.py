@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from tsmon.ingest._line_protocol_parser import parse_entries, split_complete_entries
 from tsmon.ingest._line_protocol_values import (
@@ -24,6 +24,7 @@ __all__ = [
     "Point",
     "UInt",
     "format_points",
+    "iter_line_protocol",
     "parse_line_protocol",
     "parse_points",
     "points_to_samples",
@@ -106,6 +107,37 @@ def parse_line_protocol(body: bytes, precision: str = "ns", now_ns: int | None =
     result = points_to_samples(points, precision, time.time_ns() if now_ns is None else now_ns)
     result.rejections[:0] = rejections
     return result
+
+
+def iter_line_protocol(
+    body: bytes, precision: str = "ns", now_ns: int | None = None, chunk_bytes: int = 4 << 20
+) -> Iterator[ParseResult]:
+    """parse_line_protocol in parts of about ``chunk_bytes`` of whole entries, so a large body is parsed
+    and written a part at a time. Rejections keep the line (and point) numbers of the whole body;
+    points without a time get one clock reading for the whole body."""
+    scale, now_ns = _ns_per_unit(precision), time.time_ns() if now_ns is None else now_ns
+    pos, line, point = 0, 1, 0
+    while pos < len(body):
+        end = pos + chunk_bytes
+        while True:
+            part, _ = split_complete_entries(body[pos:end]) if end < len(body) else (body[pos:], b"")
+            if part or end >= len(body):
+                break
+            end += chunk_bytes  # one entry longer than a chunk (or a string running on): read on
+        points, rejections = parse_entries(part, scale)
+        result = points_to_samples(points, precision, now_ns)
+        for r in rejections:
+            r.where = _shifted(r.where, "line ", line - 1)
+        for r in result.rejections:
+            r.where = _shifted(r.where, "point ", point)
+        result.rejections[:0] = rejections
+        yield result
+        pos, line, point = pos + len(part), line + part.count(b"\n"), point + len(points)
+
+
+def _shifted(where: str, prefix: str, offset: int) -> str:
+    number = where[len(prefix) :]
+    return f"{prefix}{int(number) + offset}" if where.startswith(prefix) and number.isdigit() else where
 
 
 def format_points(points: Iterable[Point]) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from operator import attrgetter
 
 import cramjam
@@ -74,6 +74,22 @@ def decode_remote_write(
     Raises BodyTooLargeError, BadSnappy or BadProtobuf for a body that cannot be read at all.
     ``label_sets`` keeps label sets across requests (default: this request only).
     """
+    result = ParseResult()
+    for part in iter_remote_write(body, max_decompressed, label_sets, batch_samples=None):
+        result.extend(part)
+    return result
+
+
+def iter_remote_write(
+    body: bytes,
+    max_decompressed: int,
+    label_sets: LabelSetCache | None = None,
+    *,
+    batch_samples: int | None = 50_000,
+) -> Iterator[ParseResult]:
+    """decode_remote_write in parts of about ``batch_samples`` samples (None: one part), so a large
+    body is converted and written a part at a time. A body that cannot be read at all raises before
+    the first part; the rejections of invalid series come with the first part."""
     label_sets = label_sets if label_sets is not None else LabelSetCache()
     raw = _decompress(body, max_decompressed)
     try:  # views of the same bytes (remote.proto): each series' exact label bytes (cache key), its samples
@@ -85,35 +101,45 @@ def decode_remote_write(
         v2 = not series and bool(pb.RemoteWrite2Probe.FromString(raw).ListFields())
     except DecodeError as exc:
         raise BadProtobuf(f"not a remote write 1.0 WriteRequest: {exc}") from exc
+    del raw, labels_view
     if v2:
         raise BadProtobuf("this is a remote write 2.0 request (io.prometheus.write.v2.Request); send 1.0")
     if len(blobs) != len(series):
         raise BadProtobuf("not a remote write 1.0 WriteRequest: inconsistent timeseries fields")
     result = ParseResult()  # stays empty for metadata-only requests
-    batch = result.batch
-    add_metric, add_labels = batch.metrics.append, batch.labels.append
-    add_time, add_value = batch.times_us.append, batch.values.append
     infos = list(map(label_sets.get, blobs))
     if None in infos:
         for i in [i for i, info in enumerate(infos) if info is None]:
             infos[i] = _resolve(blobs[i], series[i], i + 1, result, label_sets)
+    del blobs
+    limit = batch_samples if batch_samples is not None else 1 << 62
     for info, data in zip(infos, series, strict=True):
-        if info is None:
-            continue
-        samples = data.samples
-        count = len(samples)
-        if count == 1:  # the usual case: one sample per series per request
-            sample = samples[0]
-            add_metric(info[0])
-            add_labels(info[1])
-            add_time(sample.timestamp * 1000)
-            add_value(sample.value)
-        elif count:
-            batch.metrics.extend([info[0]] * count)
-            batch.labels.extend([info[1]] * count)
-            batch.times_us.extend([s.timestamp * 1000 for s in samples])
-            batch.values.extend([s.value for s in samples])
-    if batch.times_us and (min(batch.times_us) < _MIN_US or max(batch.times_us) > _MAX_US):
+        if info is not None:
+            _add_samples(result.batch, info, data.samples)
+        if len(result.batch) >= limit:
+            yield _checked(result)
+            result = ParseResult()
+    yield _checked(result)
+
+
+def _add_samples(batch: SampleBatch, info: tuple[str, str], samples: Sequence[pb.Sample]) -> None:
+    count = len(samples)
+    if count == 1:  # the usual case: one sample per series per request
+        sample = samples[0]
+        batch.metrics.append(info[0])
+        batch.labels.append(info[1])
+        batch.times_us.append(sample.timestamp * 1000)
+        batch.values.append(sample.value)
+    elif count:
+        batch.metrics.extend([info[0]] * count)
+        batch.labels.extend([info[1]] * count)
+        batch.times_us.extend([s.timestamp * 1000 for s in samples])
+        batch.values.extend([s.value for s in samples])
+
+
+def _checked(result: ParseResult) -> ParseResult:
+    times = result.batch.times_us
+    if times and (min(times) < _MIN_US or max(times) > _MAX_US):
         _drop_out_of_range(result)
     return result
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -138,6 +138,22 @@ class IngestService:
         m.batch.labels(protocol).observe(len(parsed.batch))
         m.series_created.inc(result.new_series)
         return outcome
+
+    def ingest_parts(self, parts: Iterable[ParseResult], protocol: str) -> IngestOutcome:
+        """ingest() for each part of one body (parsed lazily, so only one part is in memory at a time).
+
+        Each part is its own transaction. On DatabaseUnavailableError the parts before it stay
+        stored; the sender's retry of the whole body stores each sample once (re-sends are upserts).
+        """
+        total = IngestOutcome()
+        for part in parts:
+            outcome = self.ingest(part, protocol)
+            total.accepted += outcome.accepted
+            total.rejected += outcome.rejected
+            total.rejections.extend(outcome.rejections)
+            for reason, n in outcome.skipped.items():
+                total.skipped[reason] = total.skipped.get(reason, 0) + n
+        return total
 
     def _write(self, batch: SampleBatch) -> WriteResult:
         hits, misses = self.cache.hits, self.cache.misses
