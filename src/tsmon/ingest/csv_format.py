@@ -170,17 +170,23 @@ def parse_csv_text(text: str) -> ParseResult:
 def iter_csv_text(text: str, batch_rows: int | None = 50_000) -> Iterator[ParseResult]:
     """parse_csv_text in parts of about ``batch_rows`` rows (None: one part), so a large body is
     converted and written a part at a time."""
+    try:
+        yield from csv_parts(text.splitlines(keepends=True), batch_rows)
+    except InputFileError as exc:  # a bad header, before any row
+        yield ParseResult(rejections=[Rejection("line 1", str(exc).removeprefix("line 1: "))])
+
+
+def csv_parts(lines: Iterable[str], batch_rows: int | None) -> Iterator[ParseResult]:
+    """CSV lines as parts of about ``batch_rows`` rows (None: one part); bad rows as `line N`
+    rejections. Raises InputFileError for a bad header (the HTTP body and a file say it differently)."""
     out = ParseResult()
     limit = batch_rows if batch_rows is not None else 1 << 62
-    try:
-        for row in parse_rows(text.splitlines(keepends=True)):
-            if row.error is not None:
-                out.rejections.append(Rejection(f"line {row.line}", row.error))
-            else:
-                out.batch.append(row.metric, row.labels, row.time_us, row.value)
-            if len(out.batch) >= limit:
-                yield out
-                out = ParseResult()
-    except InputFileError as exc:
-        out.rejections.append(Rejection("line 1", str(exc).removeprefix("line 1: ")))
+    for row in parse_rows(lines):
+        if row.error is not None:
+            out.rejections.append(Rejection(f"line {row.line}", row.error))
+        else:
+            out.batch.append(row.metric, row.labels, row.time_us, row.value)
+        if len(out.batch) >= limit:
+            yield out
+            out = ParseResult()
     yield out

@@ -11,9 +11,9 @@ from typing import BinaryIO
 
 from tsmon.errors import InputFileError
 from tsmon.ingest.batch import ParseResult, Rejection
-from tsmon.ingest.csv_format import parse_rows
+from tsmon.ingest.csv_format import csv_parts
 from tsmon.ingest.exposition import parse_exposition
-from tsmon.ingest.json_format import add_series, iter_json_objects
+from tsmon.ingest.json_format import json_parts
 from tsmon.ingest.line_protocol import parse_line_protocol, split_complete_entries
 from tsmon.ingest.service import IngestService
 
@@ -69,29 +69,11 @@ def _lines(stream: BinaryIO, on_bytes: OnBytes) -> Iterator[str]:
 
 
 def _csv(stream: BinaryIO, batch_rows: int, on_bytes: OnBytes) -> Iterator[ParseResult]:
-    out = ParseResult()
-    for row in parse_rows(_lines(stream, on_bytes)):
-        if row.error is not None:
-            out.rejections.append(Rejection(f"line {row.line}", row.error))
-        else:
-            out.batch.append(row.metric, row.labels, row.time_us, row.value)
-        if len(out.batch) >= batch_rows:
-            yield out
-            out = ParseResult()
-    yield out
+    return csv_parts(_lines(stream, on_bytes), batch_rows)
 
 
 def _json(stream: BinaryIO, batch_rows: int, on_bytes: OnBytes) -> Iterator[ParseResult]:
-    out = ParseResult()
-    try:
-        for n, (line, obj) in enumerate(iter_json_objects(_text(stream, on_bytes))):
-            add_series(obj, f"line {line}: series #{n}", out)
-            if len(out.batch) >= batch_rows:
-                yield out
-                out = ParseResult()
-    except ValueError as exc:  # malformed JSON: nothing after it can be read
-        out.rejections.append(Rejection(str(exc).split(":", 1)[0], str(exc).split(": ", 1)[-1]))
-    yield out
+    return json_parts(_text(stream, on_bytes), batch_rows, "line {line}: series #{n}", malformed_where=None)
 
 
 def _prom(stream: BinaryIO, batch_rows: int, on_bytes: OnBytes) -> Iterator[ParseResult]:

@@ -185,16 +185,30 @@ def parse_json(text: str) -> ParseResult:
 def iter_json(text: str, batch_samples: int | None = 50_000) -> Iterator[ParseResult]:
     """parse_json in parts of about ``batch_samples`` samples (None: one part), so a large body is
     converted and written a part at a time. Malformed JSON ends the body: what came before it is kept."""
+    return json_parts([text], batch_samples, "series #{n} (line {line})", malformed_where="body")
+
+
+def json_parts(
+    chunks: Iterable[str], batch_samples: int | None, where: str, malformed_where: str | None
+) -> Iterator[ParseResult]:
+    """JSON text (read incrementally) as parts of about ``batch_samples`` samples (None: one part).
+
+    ``where`` locates a series (``{n}``: its number, ``{line}``: its line). Malformed JSON is one
+    rejection at ``malformed_where``, or (None) at the ``line N`` it names.
+    """
     out = ParseResult()
     limit = batch_samples if batch_samples is not None else 1 << 62
     try:
-        for n, (line, obj) in enumerate(iter_json_objects([text])):
-            add_series(obj, f"series #{n} (line {line})", out)
+        for n, (line, obj) in enumerate(iter_json_objects(chunks)):
+            add_series(obj, where.format(n=n, line=line), out)
             if len(out.batch) >= limit:
                 yield out
                 out = ParseResult()
-    except ValueError as exc:
-        out.rejections.append(Rejection("body", str(exc)))
+    except ValueError as exc:  # nothing after malformed JSON can be read
+        if malformed_where is None:
+            out.rejections.append(Rejection(str(exc).split(":", 1)[0], str(exc).split(": ", 1)[-1]))
+        else:
+            out.rejections.append(Rejection(malformed_where, str(exc)))
     yield out
 
 
