@@ -71,6 +71,8 @@ FLOORS = {
     "errors": 1,
     "detection": 1,
     "stats": 1,
+    "features": 1,  # transformers over arrays, no I/O
+    "forecast": 2,  # estimators over arrays, no I/O; periods found by detection's seasonality
     "db": 2,
     "processes": 2,
     "heartbeats": 3,
@@ -82,7 +84,7 @@ FLOORS = {
     "scrape": 4,
     "demo": 4,
     "grafana": 4,
-    "evaluation": 5,  # runs the worker's own code (scoring) over a corpus
+    "evaluation": 5,  # runs the worker's own code (scoring) and the forecasters over a corpus
     "api": 6,
     "worker": 6,
     "cli": 7,
