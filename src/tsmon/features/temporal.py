@@ -42,9 +42,9 @@ class CalendarFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     Examples
     --------
-    >>> CalendarFeatures().fit_transform([[0.0], [21600.0]]).round(3)[:, :2]
-    array([[0., 1.],
-           [1., 0.]])
+    >>> CalendarFeatures().fit_transform([[0.0], [43200.0]]).round(3)[:, :2] + 0.0  # midnight, noon
+    array([[ 0.,  1.],
+           [ 0., -1.]])
     """
 
     def fit(self, X: npt.ArrayLike, y: object = None) -> Self:

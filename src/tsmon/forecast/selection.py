@@ -32,7 +32,8 @@ class ExpandingWindowSplit:
 
     Examples
     --------
-    >>> [(tr[-1], te[0], te[-1]) for tr, te in ExpandingWindowSplit(2, horizon=3).split(range(20))]
+    >>> folds = ExpandingWindowSplit(2, horizon=3).split(range(20))
+    >>> [(int(tr[-1]), int(te[0]), int(te[-1])) for tr, te in folds]
     [(9, 10, 12), (16, 17, 19)]
     """
 
