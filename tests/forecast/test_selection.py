@@ -63,3 +63,17 @@ def test_cv_prefers_ets_on_a_noisy_season_and_naive_on_a_random_walk() -> None:
         candidates={"naive": SeasonalNaive(period=1), "season": SeasonalNaive(period=100)}, horizon=6
     ).fit(walk)
     assert naive.best_name_ == "naive"
+
+
+def test_the_two_best_are_combined_when_their_average_scores_better() -> None:
+    rng = np.random.default_rng(4)
+    # Noise around a season: each seasonal naive lag carries its own noise, their mean halves it.
+    y = np.tile(np.sin(np.arange(24) / 24 * 2 * np.pi), 30) + rng.normal(0, 0.3, 720)
+    candidates = {"day": SeasonalNaive(period=24), "two_days": SeasonalNaive(period=48)}
+    auto = AutoForecaster(candidates=candidates, horizon=6, n_splits=6).fit(y)
+    scores = {c.name: c.mase for c in auto.cv_results_}
+    assert auto.best_name_ in ("day+two_days", "two_days+day")
+    assert scores[auto.best_name_] < min(scores["day"], scores["two_days"])
+    assert len(auto.estimator_.members_) == 2 and auto.predict(6).yhat.shape == (6,)
+    alone = AutoForecaster(candidates=candidates, horizon=6, n_splits=6, combine=False).fit(y)
+    assert "+" not in alone.best_name_

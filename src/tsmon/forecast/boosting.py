@@ -40,7 +40,8 @@ class GradientBoosting(BaseForecaster):
     max_iter, learning_rate, max_leaf_nodes : default 60, 0.1, 15
         ``HistGradientBoostingRegressor``'s; small trees, as the rows are few.
     levels : tuple of float, default=(0.8, 0.95)
-        Bands fitted (each costs two models); ``()`` fits the point forecast only (CV does).
+        Bands fitted (each costs two models); ``()`` fits the point forecast only (CV does), whose
+        band is then the point itself.
     max_rows : int, default=3000
         Most recent training rows used.
     period, max_history
@@ -139,7 +140,9 @@ class GradientBoosting(BaseForecaster):
         if horizon > self.horizon:
             raise ValueError(f"fitted for a horizon of {self.horizon} steps, asked for {horizon}")
         lo_q, hi_q = (1 - level) / 2, (1 + level) / 2
-        if lo_q not in self.models_:
+        if not self.levels:
+            lo_q = hi_q = 0.5  # the point forecast only (as CV fits it): a band of width zero
+        elif lo_q not in self.models_:
             fitted = sorted(round(2 * q - 1, 6) for q in self.models_ if q > 0.5)
             raise ValueError(f"no {level} band fitted (levels: {fitted}); refit with levels=({level},)")
         history = self.history_

@@ -14,6 +14,7 @@ from sklearn.base import clone
 
 from tsmon.forecast.base import LEVELS, MAX_HISTORY, BaseForecaster, FloatArray, _check_times, _check_values
 from tsmon.forecast.boosting import GradientBoosting
+from tsmon.forecast.combination import Combination
 from tsmon.forecast.ets import ExponentialSmoothing
 from tsmon.forecast.metrics import mase, mase_scale
 from tsmon.forecast.naive import SeasonalNaive
@@ -102,6 +103,9 @@ class AutoForecaster(BaseForecaster):
         Folds, and steps left out between each fold's training end and its test start.
     levels : tuple of float, default=(0.8, 0.95)
         Bands fitted in the final refit.
+    combine : bool, default=True
+        Also score the average of the two best candidates (:class:`Combination`), from their CV
+        forecasts, and choose it when it scores better.
     period, max_history
         As in :class:`tsmon.forecast.base.BaseForecaster`.
 
@@ -133,6 +137,7 @@ class AutoForecaster(BaseForecaster):
         n_splits: int = 4,
         gap: int = 0,
         levels: tuple[float, ...] = LEVELS,
+        combine: bool = True,
         period: int | None = None,
         max_history: int = MAX_HISTORY,
     ) -> None:
@@ -142,6 +147,7 @@ class AutoForecaster(BaseForecaster):
         self.n_splits = n_splits
         self.gap = gap
         self.levels = levels
+        self.combine = combine
 
     def fit(self, y: npt.ArrayLike, *, timestamps: npt.ArrayLike | None = None) -> AutoForecaster:
         values = _check_values(y, minimum=3)
@@ -153,10 +159,26 @@ class AutoForecaster(BaseForecaster):
         splitter = ExpandingWindowSplit(self.n_splits, horizon=self.horizon, gap=self.gap)
         folds = list(splitter.split(values))
         self.folds_ = [(int(tr[0]), int(tr[-1]) + 1, int(te[0]), int(te[-1]) + 1) for tr, te in folds]
-        self.cv_results_ = [self._score(name, est, values, t, folds) for name, est in candidates.items()]
+        scored = {name: self._score(name, est, values, t, folds) for name, est in candidates.items()}
+        self.cv_results_ = [score for score, _ in scored.values()]
+        finite = sorted((c for c in self.cv_results_ if np.isfinite(c.mase)), key=lambda c: c.mase)
+        if self.combine and len(finite) >= 2:
+            # The two best, averaged fold by fold: scored from their CV forecasts, no refits.
+            a, b = finite[0].name, finite[1].name
+            pair = zip(scored[a][1], scored[b][1], folds, strict=True)
+            fold_mase = tuple(
+                mase(values[test], (ya + yb) / 2, mase_scale(values[train], self.period_))
+                for ya, yb, (train, test) in pair
+            )
+            self.cv_results_.append(CandidateScore(f"{a}+{b}", {"members": [a, b]}, fold_mase))
         best = min(self.cv_results_, key=lambda c: c.mase)
         self.best_name_ = best.name
-        self.estimator_ = self._configured(candidates[best.name], bands=True).fit(values, timestamps=t)
+        if best.name in candidates:
+            self.estimator_ = self._configured(candidates[best.name], bands=True)
+        else:
+            members = [self._configured(candidates[name], bands=True) for name in best.name.split("+")]
+            self.estimator_ = Combination(members, period=self.period_, max_history=self.max_history)
+        self.estimator_.fit(values, timestamps=t)
         return self
 
     def _configured(self, estimator: BaseForecaster, *, bands: bool) -> BaseForecaster:
@@ -175,8 +197,8 @@ class AutoForecaster(BaseForecaster):
         values: FloatArray,
         t: FloatArray | None,
         folds: list[tuple[IntArray, IntArray]],
-    ) -> CandidateScore:
-        scores = []
+    ) -> tuple[CandidateScore, list[FloatArray]]:
+        scores, forecasts = [], []
         for train, test in folds:
             try:
                 est = self._configured(estimator, bands=False)
@@ -188,7 +210,8 @@ class AutoForecaster(BaseForecaster):
                 continue
             scale = mase_scale(values[train], self.period_)
             scores.append(mase(values[test], yhat, scale))
-        return CandidateScore(name, clone(estimator).get_params(deep=False), tuple(scores))
+            forecasts.append(yhat)
+        return CandidateScore(name, clone(estimator).get_params(deep=False), tuple(scores)), forecasts
 
     def update(self, y: npt.ArrayLike, *, timestamps: npt.ArrayLike | None = None) -> AutoForecaster:
         super().update(y, timestamps=timestamps)
