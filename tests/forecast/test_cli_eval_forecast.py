@@ -76,3 +76,23 @@ def test_bad_data_and_bad_csv_exit_2_with_a_located_message(tmp_path: Path, corp
     bad.write_text("time,value\n")
     code, output = run("--data", str(corpus))
     assert code == 2 and "header must be 'timestamp,value'" in output
+
+
+def test_short_series_are_skipped_with_a_reason_and_links_out_of_data_refused(
+    tmp_path: Path, corpus: Path
+) -> None:
+    write_series(corpus / "data" / "synthetic" / "short.csv", np.arange(20.0))
+    code, output = run("--data", str(corpus), "--model", "ets", "--origins", "2", "--workers", "1", "--json")
+    assert code == 0, output
+    figures = json.loads(output.strip().splitlines()[-1])
+    assert figures["series"] == 2 and "synthetic/short.csv" in figures["skipped"]
+    assert "skipped synthetic/short.csv" in output
+    only_short = tmp_path / "only_short"
+    write_series(only_short / "data" / "synthetic" / "short.csv", np.arange(10.0))
+    code, output = run("--data", str(only_short))
+    assert code == 2 and "no series long enough" in output
+    outside = tmp_path / "outside.csv"
+    write_series(outside, np.arange(50.0))
+    (corpus / "data" / "synthetic" / "link.csv").symlink_to(outside)
+    code, output = run("--data", str(corpus))
+    assert code == 2 and "outside" in output and "Traceback" not in output

@@ -77,3 +77,9 @@ def test_the_two_best_are_combined_when_their_average_scores_better() -> None:
     assert len(auto.estimator_.members_) == 2 and auto.predict(6).yhat.shape == (6,)
     alone = AutoForecaster(candidates=candidates, horizon=6, n_splits=6, combine=False).fit(y)
     assert "+" not in alone.best_name_
+
+
+def test_a_series_too_short_to_cross_validate_gets_the_baseline() -> None:
+    auto = AutoForecaster(horizon=12).fit(np.arange(15.0))
+    assert auto.best_name_ == "seasonal_naive" and auto.cv_results_ == [] and auto.folds_ == []
+    assert auto.predict(3).yhat.tolist() == [14.0, 14.0, 14.0]

@@ -11,6 +11,7 @@ import click
 
 from tsmon.cli.evaluate import evaluate
 from tsmon.evaluation.forecast_run import BASELINE, EvalSpec, SeriesResult, run_corpus, summary
+from tsmon.evaluation.nab_corpus import NabCorpusError
 from tsmon.evaluation.series_corpus import load_series
 from tsmon.forecast import DEFAULT_MODEL, MODELS
 
@@ -73,6 +74,9 @@ def eval_forecast(  # noqa: PLR0917 (click passes options positionally)
 
     results = run_corpus(series, spec, workers=workers, progress=progress)
     figures = summary(results, spec)
+    if not figures["series"]:
+        reasons = "; ".join(f"{key}: {why}" for key, why in figures["skipped"].items())
+        raise NabCorpusError(f"--data {data}: no series long enough to evaluate ({reasons})")
     figures["seconds"] = round(time.monotonic() - started, 1)
     _print(figures)
     if as_json:
@@ -93,4 +97,6 @@ def _print(figures: dict[str, Any]) -> None:
         click.echo(f"  MASE ratio to seasonal naive: {figures['mase_ratio']:.3f}")
     if figures["chosen"]:
         click.echo("  chosen by CV: " + ", ".join(f"{n} {m}" for m, n in figures["chosen"].items()))
+    for key, reason in figures["skipped"].items():
+        click.echo(f"  skipped {key}: {reason}")
     click.echo(f"  {figures['seconds']} s")

@@ -34,6 +34,7 @@ class SeriesResult:
     key: str
     step: float
     chosen: str | None  # the CV's choice when the model is "auto"
+    skipped: str | None = None  # why the series has no figures (too short for the model)
     figures: dict[str, dict[str, float]] = field(default_factory=dict)  # model -> mase, smape, coverage
 
 
@@ -79,6 +80,7 @@ def evaluate_series(job: tuple[RegularSeries, EvalSpec]) -> SeriesResult:
         origins = origins_of(series.values.size, spec)
         result = SeriesResult(series.key, series.step, None)
         if not origins:
+            result.skipped = f"{series.values.size} steps: too short for a horizon of {spec.horizon}"
             return result
         history = series.values[: origins[0]]
         baseline = SeasonalNaive().fit(history, timestamps=series.times[: origins[0]])
@@ -88,7 +90,12 @@ def evaluate_series(job: tuple[RegularSeries, EvalSpec]) -> SeriesResult:
             model.set_params(period=season)
         result.figures[BASELINE] = _errors(series, SeasonalNaive(period=season), origins, spec, season)
         if spec.model != BASELINE:
-            result.figures[spec.model] = _errors(series, model, origins, spec, season)
+            try:
+                result.figures[spec.model] = _errors(series, model, origins, spec, season)
+            except ValueError as exc:  # the model cannot fit this short a history: say so, score none
+                result.figures.clear()
+                result.skipped = f"{spec.model}: {exc}"
+                return result
             result.chosen = getattr(model, "best_name_", None)
     return result
 
@@ -124,9 +131,9 @@ def run_corpus(
     return [done[s.key] for s in series]
 
 
-def summary(results: Sequence[RegularSeries | SeriesResult], spec: EvalSpec) -> dict[str, Any]:
+def summary(results: Sequence[SeriesResult], spec: EvalSpec) -> dict[str, Any]:
     """Mean over series of each model's figures; the headline keys are the evaluated model's."""
-    scored = [r for r in results if isinstance(r, SeriesResult) and r.figures]
+    scored = [r for r in results if r.figures]
     models: dict[str, dict[str, float]] = {}
     for name in dict.fromkeys(name for r in scored for name in r.figures):
         rows = [r.figures[name] for r in scored if name in r.figures]
@@ -151,4 +158,5 @@ def summary(results: Sequence[RegularSeries | SeriesResult], spec: EvalSpec) -> 
         "mase_ratio": round(ratio, 4),
         "models": models,
         "chosen": dict(sorted(chosen.items())),
+        "skipped": {r.key: r.skipped for r in results if r.skipped},
     }

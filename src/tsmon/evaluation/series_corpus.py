@@ -32,6 +32,8 @@ def resample(times: FloatArray, values: FloatArray) -> tuple[FloatArray, FloatAr
     step = float(np.median(positive)) if positive.size else 1.0
     slot = np.round((times - times[0]) / step).astype(np.int64)
     n = int(slot[-1]) + 1
+    if n > 10 * times.size + 1000:
+        raise ValueError(f"{times.size} rows spread over {n} steps of {step:g} s: mostly gaps")
     counts = np.bincount(slot, minlength=n)
     sums = np.bincount(slot, weights=values, minlength=n)
     filled = counts > 0
@@ -61,6 +63,9 @@ def load_series(root: Path, *, only: list[str] | None = None) -> list[RegularSer
         _, times, values = read_data_file(path, key)
         if not np.all(np.isfinite(values)):
             raise NabCorpusError(f"{path}: values must be finite numbers")
-        t, y, step, missing = resample(times, values)
+        try:
+            t, y, step, missing = resample(times, values)
+        except ValueError as exc:
+            raise NabCorpusError(f"{path}: {exc}") from exc
         series.append(RegularSeries(key, t, y, step, missing))
     return series

@@ -116,7 +116,8 @@ class AutoForecaster(BaseForecaster):
     folds_ : list of tuple of int
         ``(train_start, train_stop, test_start, test_stop)`` row ranges of each fold.
     best_name_ : str
-        The chosen candidate.
+        The chosen candidate ("seasonal_naive", with no CV, when the series is too short for
+        the folds).
     estimator_ : forecaster
         The chosen candidate fitted on the whole series.
 
@@ -157,7 +158,14 @@ class AutoForecaster(BaseForecaster):
             self.candidates if self.candidates is not None else default_candidates(self.horizon + self.gap)
         )
         splitter = ExpandingWindowSplit(self.n_splits, horizon=self.horizon, gap=self.gap)
-        folds = list(splitter.split(values))
+        try:
+            folds = list(splitter.split(values))
+        except ValueError:  # too short to cross-validate: the baseline, which needs no fitting
+            folds = []
+        if not folds:
+            self.folds_, self.cv_results_, self.best_name_ = [], [], "seasonal_naive"
+            self.estimator_ = SeasonalNaive(period=self.period_).fit(values, timestamps=t)
+            return self
         self.folds_ = [(int(tr[0]), int(tr[-1]) + 1, int(te[0]), int(te[-1]) + 1) for tr, te in folds]
         scored = {name: self._score(name, est, values, t, folds) for name, est in candidates.items()}
         self.cv_results_ = [score for score, _ in scored.values()]
