@@ -68,3 +68,70 @@ def fetch_windows(
     return SeriesWindows(
         rows["series_id"].astype(np.int64), rows["epoch"].astype(np.float64), rows["value"].astype(np.float64)
     )
+
+
+_MOMENTS = np.dtype(
+    [
+        ("series_id", ">i8"),
+        ("epoch", ">f8"),
+        ("count", ">f8"),
+        ("sum", ">f8"),
+        ("sum_sq", ">f8"),
+        ("min", ">f8"),
+        ("max", ">f8"),
+    ]
+)
+_FIELDS = ("series_id", "epoch", "count", "sum", "sum_sq", "min", "max")
+
+
+@dataclass(frozen=True)
+class SeriesSums:
+    """Sufficient statistics of each window (count, sum, sum of squares, min, max) of many series,
+    sorted by series then time: everything a mean, variance or t-test over windows needs."""
+
+    series_id: npt.NDArray[np.int64]
+    epoch: npt.NDArray[np.float64]
+    count: npt.NDArray[np.float64]
+    sum: npt.NDArray[np.float64]
+    sum_sq: npt.NDArray[np.float64]
+    min: npt.NDArray[np.float64]
+    max: npt.NDArray[np.float64]
+
+    def segments(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(series ids, index of each series' first window), in order."""
+        if not self.series_id.size:
+            return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(self.series_id)) + 1)).astype(np.int64)
+        return self.series_id[starts], starts
+
+    def select(self, mask: npt.NDArray[np.bool_]) -> SeriesSums:
+        """The windows where ``mask`` holds (order kept)."""
+        return SeriesSums(*(getattr(self, f)[mask] for f in _FIELDS))
+
+
+def fetch_sums(
+    conn: Conn, resolution: str, series: list[int], ranges: list[tuple[datetime, datetime]]
+) -> SeriesSums:
+    """Count, sum, sum of squares, min and max of each window of ``tsmon.samples_<resolution>``
+    whose bucket starts in one of ``ranges`` ([start, stop) each), for ``series``.
+
+    Windows hold no NaN; their sums are as sql/50_windows.sql describes (squares of values beyond
+    1e150 are +Infinity). One packed bytea of 56-byte records, as :func:`fetch_windows`.
+    """
+    if not ranges:
+        raise ValueError("fetch_sums needs at least one range")
+    within = sql.SQL(" OR ").join(
+        sql.SQL("(w.bucket >= {} AND w.bucket < {})").format(sql.Literal(a), sql.Literal(b))
+        for a, b in ranges
+    )
+    query = sql.SQL(
+        "SELECT string_agg(int8send(w.series_id) || float8send(extract(epoch FROM w.bucket)::float8) "
+        "|| float8send(w.count::float8) || float8send(w.sum) || float8send(w.sum_sq) "
+        "|| float8send(w.min) || float8send(w.max), ''::bytea ORDER BY w.series_id, w.bucket) "
+        "FROM {w} w WHERE w.series_id = ANY(%(ids)s) AND w.count > 0 AND w.sum IS NOT NULL AND ({within})"
+    ).format(w=sql.Identifier("tsmon", f"samples_{resolution}"), within=within)
+    with conn.cursor(binary=True) as cur:
+        row = cur.execute(query, {"ids": series}).fetchone()
+    packed = row[0] if row is not None and isinstance(row[0], bytes | memoryview) else b""
+    rows = np.frombuffer(packed, dtype=_MOMENTS)
+    return SeriesSums(rows["series_id"].astype(np.int64), *(rows[f].astype(np.float64) for f in _FIELDS[1:]))

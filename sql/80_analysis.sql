@@ -1,0 +1,245 @@
+-- Statistics over the windows for people and Grafana (role tsmon_reader): the t and F
+-- distributions, and the analyses of `tsmon analyze` that SQL can answer in one query
+-- (compare, describe, groups, correlate, explain). The Python analyses (tsmon.analysis) compute
+-- the same numbers and more (rank tests, Tukey, BH); tests pin both to scipy.
+
+-- ln Γ(x) for x > 0: Lanczos (g = 7, 9 terms), about 15 significant digits; PostgreSQL 15 has none.
+CREATE OR REPLACE FUNCTION tsmon.ln_gamma(x float8)
+RETURNS float8 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog
+AS $$
+DECLARE
+    c CONSTANT float8[] := ARRAY[0.99999999999980993, 676.5203681218851, -1259.1392167224028,
+        771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012,
+        9.9843695780195716e-6, 1.5056327351493116e-7];
+    a float8;
+    t float8;
+BEGIN
+    IF x < 0.5 THEN
+        RETURN ln(pi() / abs(sin(pi() * x))) - tsmon.ln_gamma(1 - x);
+    END IF;
+    x := x - 1;
+    a := c[1];
+    t := x + 7.5;
+    FOR i IN 1..8 LOOP
+        a := a + c[i + 1] / (x + i);
+    END LOOP;
+    RETURN 0.5 * ln(2 * pi()) + (x + 0.5) * ln(t) - t + ln(a);
+END
+$$;
+COMMENT ON FUNCTION tsmon.ln_gamma(float8) IS
+    'Natural log of the gamma function for x > 0 (Lanczos approximation, ~15 significant digits).';
+
+-- I_x(a, b), the regularized incomplete beta function: a continued fraction (Lentz's method,
+-- as in Numerical Recipes' betacf), on the side of x where it converges fast. y is 1 - x,
+-- passed in because computing it from x near 1 loses digits (t near 0 with large df).
+CREATE OR REPLACE FUNCTION tsmon._incomplete_beta(x float8, y float8, a float8, b float8)
+RETURNS float8 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog
+AS $$
+DECLARE
+    tiny CONSTANT float8 := 1e-300;
+    flip boolean;
+    aa float8; bb float8; xx float8; yy float8; front float8;
+    c float8; d float8; h float8; num float8; delta float8; m2 integer;
+BEGIN
+    IF x <= 0 THEN RETURN 0; END IF;
+    IF x >= 1 THEN RETURN 1; END IF;
+    flip := x > (a + 1) / (a + b + 2);
+    IF flip THEN aa := b; bb := a; xx := y; yy := x; ELSE aa := a; bb := b; xx := x; yy := y; END IF;
+    front := exp(tsmon.ln_gamma(aa + bb) - tsmon.ln_gamma(aa) - tsmon.ln_gamma(bb)
+                 + aa * ln(xx) + bb * ln(yy)) / aa;
+    c := 1;
+    d := 1 - (aa + bb) * xx / (aa + 1);
+    IF abs(d) < tiny THEN d := tiny; END IF;
+    d := 1 / d;
+    h := d;
+    FOR m IN 1..100000 LOOP
+        m2 := 2 * m;
+        num := m * (bb - m) * xx / ((aa - 1 + m2) * (aa + m2));
+        d := 1 + num * d; IF abs(d) < tiny THEN d := tiny; END IF;
+        c := 1 + num / c; IF abs(c) < tiny THEN c := tiny; END IF;
+        d := 1 / d;
+        h := h * d * c;
+        num := -(aa + m) * (aa + bb + m) * xx / ((aa + m2) * (aa + 1 + m2));
+        d := 1 + num * d; IF abs(d) < tiny THEN d := tiny; END IF;
+        c := 1 + num / c; IF abs(c) < tiny THEN c := tiny; END IF;
+        d := 1 / d;
+        delta := d * c;
+        h := h * delta;
+        EXIT WHEN abs(delta - 1) < 1e-15;
+    END LOOP;
+    RETURN CASE WHEN flip THEN 1 - front * h ELSE front * h END;
+END
+$$;
+COMMENT ON FUNCTION tsmon._incomplete_beta(float8, float8, float8, float8) IS
+    'I_x(a, b) given x and y = 1 - x, each computed without cancellation (see tsmon.incomplete_beta).';
+
+CREATE OR REPLACE FUNCTION tsmon.incomplete_beta(x float8, a float8, b float8)
+RETURNS float8 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog
+AS $$ SELECT tsmon._incomplete_beta(x, 1 - x, a, b) $$;
+COMMENT ON FUNCTION tsmon.incomplete_beta(float8, float8, float8) IS
+    'Regularized incomplete beta function I_x(a, b) (scipy.special.betainc), for the t and F p-values.';
+
+CREATE OR REPLACE FUNCTION tsmon.t_pvalue(t float8, df float8, alternative text DEFAULT 'two-sided')
+RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog
+AS $$
+    SELECT CASE
+        WHEN t IS NULL OR df IS NULL OR df <= 0 OR t = 'NaN'::float8 OR df = 'NaN'::float8 THEN NULL
+        WHEN alternative = 'two-sided' THEN tsmon._incomplete_beta(df / (df + t * t), t * t / (df + t * t), df / 2, 0.5)
+        WHEN alternative = 'greater' AND t > 0 THEN tsmon._incomplete_beta(df / (df + t * t), t * t / (df + t * t), df / 2, 0.5) / 2
+        WHEN alternative = 'greater' THEN 1 - tsmon._incomplete_beta(df / (df + t * t), t * t / (df + t * t), df / 2, 0.5) / 2
+        WHEN alternative = 'less' AND t < 0 THEN tsmon._incomplete_beta(df / (df + t * t), t * t / (df + t * t), df / 2, 0.5) / 2
+        WHEN alternative = 'less' THEN 1 - tsmon._incomplete_beta(df / (df + t * t), t * t / (df + t * t), df / 2, 0.5) / 2
+    END
+$$;
+COMMENT ON FUNCTION tsmon.t_pvalue(float8, float8, text) IS
+    'P-value of Student''s t statistic with df degrees of freedom: alternative two-sided (default), '
+    'greater or less (scipy.stats.t.sf / cdf).';
+
+CREATE OR REPLACE FUNCTION tsmon.f_pvalue(f float8, df1 float8, df2 float8)
+RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog
+AS $$
+    SELECT CASE WHEN f IS NULL OR f = 'NaN'::float8 OR df1 <= 0 OR df2 <= 0 THEN NULL
+                WHEN f = 'Infinity'::float8 THEN 0
+                ELSE tsmon._incomplete_beta(df2 / (df2 + df1 * f), df1 * f / (df2 + df1 * f), df2 / 2, df1 / 2) END
+$$;
+COMMENT ON FUNCTION tsmon.f_pvalue(float8, float8, float8) IS
+    'P(F > f) of the F distribution with df1, df2 degrees of freedom (scipy.stats.f.sf): ANOVA''s p-value.';
+
+-- The finest windows that give at most 2,000 per range (as tsmon.analysis.selection.MAX_WINDOWS).
+CREATE OR REPLACE FUNCTION tsmon.analysis_resolution(p_seconds float8)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog
+AS $$ SELECT CASE WHEN p_seconds <= 2000 * 60 THEN '1m' WHEN p_seconds <= 2000 * 3600 THEN '1h' ELSE '1d' END $$;
+COMMENT ON FUNCTION tsmon.analysis_resolution(float8) IS
+    '1m, 1h or 1d: the finest windows giving at most 2,000 windows over a range of p_seconds.';
+
+CREATE OR REPLACE FUNCTION tsmon.analysis_floor(p_time timestamptz, p_resolution text)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog
+AS $$
+    SELECT to_timestamp(floor(extract(epoch FROM p_time) / s) * s)
+    FROM (SELECT CASE p_resolution WHEN '1m' THEN 60 WHEN '1h' THEN 3600 WHEN '1d' THEN 86400 END::float8 AS s) x
+$$;
+COMMENT ON FUNCTION tsmon.analysis_floor(timestamptz, text) IS
+    'The start of the 1m, 1h or 1d window holding p_time (ranges are read as whole windows).';
+
+-- Compare two ranges of every series of a metric (labels: a containment filter, '{}' for all),
+-- as `tsmon analyze compare` does (see tsmon.analysis.compare and tsmon.stats.effective for the
+-- method): Welch's t exact from the windows' sums (merged with Chan's formula: no sum_sq - sum^2/n
+-- over a whole range), and the effective-sample-size p-value from the lag-1 autocorrelation of
+-- the window means, pooled over both ranges and bias-corrected. Ranges are floored to whole
+-- windows; delta is mean_b - mean_a. Series without windows in both ranges are left out.
+CREATE OR REPLACE FUNCTION tsmon.compare_ranges(
+    p_metric text, p_labels jsonb,
+    p_a_from timestamptz, p_a_to timestamptz, p_b_from timestamptz, p_b_to timestamptz,
+    p_resolution text DEFAULT NULL, p_alternative text DEFAULT 'two-sided'
+)
+RETURNS TABLE (series_id bigint, labels jsonb, resolution text, n_a bigint, n_b bigint,
+               mean_a float8, mean_b float8, stddev_a float8, stddev_b float8, delta float8, delta_pct float8,
+               welch_t float8, df float8, p_naive float8,
+               r_lag1 float8, n_eff_a float8, n_eff_b float8, p_effective float8)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    res text := coalesce(p_resolution, tsmon.analysis_resolution(greatest(
+        extract(epoch FROM p_a_to - p_a_from), extract(epoch FROM p_b_to - p_b_from))::float8));
+BEGIN
+    IF res IS NULL OR res NOT IN ('1m', '1h', '1d') THEN
+        RAISE EXCEPTION 'p_resolution must be 1m, 1h or 1d, not %', res USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_alternative IS NULL OR p_alternative NOT IN ('two-sided', 'less', 'greater') THEN
+        RAISE EXCEPTION 'p_alternative must be two-sided, less or greater, not %', p_alternative
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF tsmon.analysis_floor(p_a_to, res) <= tsmon.analysis_floor(p_a_from, res)
+       OR tsmon.analysis_floor(p_b_to, res) <= tsmon.analysis_floor(p_b_from, res) THEN
+        RAISE EXCEPTION 'empty range: each range must hold at least one whole % window', res
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY EXECUTE format($q$
+    WITH s AS (SELECT ms.series_id, ms.labels FROM tsmon.metric_series ms
+               WHERE ms.metric = $1 AND ms.labels @> coalesce($2, '{}'::jsonb)),
+    w AS (
+        SELECT CASE WHEN x.bucket >= $3 AND x.bucket < $4 THEN 0 ELSE 1 END AS side, x.series_id, x.bucket,
+               x.count::float8 AS n, x.sum / x.count AS mean,
+               greatest(x.sum_sq - x.sum * (x.sum / x.count), 0) AS m2
+        FROM tsmon.%I x
+        WHERE x.series_id = ANY(ARRAY(SELECT s.series_id FROM s)) AND x.count > 0 AND x.sum IS NOT NULL
+          AND ((x.bucket >= $3 AND x.bucket < $4) OR (x.bucket >= $5 AND x.bucket < $6))
+    ),
+    g AS (SELECT w.side, w.series_id, sum(w.n) AS n, sum(w.n * w.mean) / sum(w.n) AS mean,
+                 count(*)::float8 AS m, avg(w.mean) AS wmean
+          FROM w GROUP BY w.side, w.series_id),
+    d AS (SELECT w.side, w.series_id, w.m2 + w.n * (w.mean - g.mean) ^ 2 AS part, w.mean - g.wmean AS dev,
+                 lead(w.mean) OVER (PARTITION BY w.side, w.series_id ORDER BY w.bucket) - g.wmean AS next_dev
+          FROM w JOIN g ON g.side = w.side AND g.series_id = w.series_id),
+    x AS (SELECT g.side, g.series_id, g.n, g.mean, g.m,
+                 CASE WHEN g.n > 1 THEN sum(d.part) / (g.n - 1) END AS var,
+                 CASE WHEN g.m > 1 THEN sum(d.dev * d.dev) / (g.m - 1) END AS var_means,
+                 sum(d.dev * d.dev) AS den, coalesce(sum(d.dev * d.next_dev), 0) AS num
+          FROM g JOIN d ON d.side = g.side AND d.series_id = g.series_id
+          GROUP BY g.side, g.series_id, g.n, g.mean, g.m),
+    pair AS (
+        SELECT s.series_id, s.labels, a.n AS n_a, b.n AS n_b, a.mean AS mean_a, b.mean AS mean_b,
+               a.var AS var_a, b.var AS var_b, a.m AS m_a, b.m AS m_b, a.var_means AS vm_a, b.var_means AS vm_b,
+               CASE WHEN a.m + b.m < 6 THEN 0::float8
+                    ELSE greatest(-0.999, least(0.999, coalesce((a.num + b.num) / nullif(a.den + b.den, 0), 0)
+                         + (1 + 4 * coalesce((a.num + b.num) / nullif(a.den + b.den, 0), 0)) / (a.m + b.m))) END AS r
+        FROM s JOIN x a ON a.series_id = s.series_id AND a.side = 0
+               JOIN x b ON b.series_id = s.series_id AND b.side = 1),
+    e AS (
+        SELECT pair.*,
+               CASE WHEN m_a >= 2 THEN least(greatest(m_a * (1 - r) / (1 + r), 2), m_a) ELSE m_a END AS ne_a,
+               CASE WHEN m_b >= 2 THEN least(greatest(m_b * (1 - r) / (1 + r), 2), m_b) ELSE m_b END AS ne_b
+        FROM pair),
+    v AS (
+        SELECT e.*, var_a / n_a AS se_a, var_b / n_b AS se_b,
+               vm_a * (m_a - 1) / greatest(m_a - m_a / ne_a, 1e-300) / ne_a AS ee_a,
+               vm_b * (m_b - 1) / greatest(m_b - m_b / ne_b, 1e-300) / ne_b AS ee_b
+        FROM e),
+    t AS (
+        SELECT v.*,
+               CASE WHEN se_a + se_b > 0 THEN (mean_b - mean_a) / sqrt(se_a + se_b) END AS tn,
+               CASE WHEN se_a + se_b > 0 AND n_a > 1 AND n_b > 1
+                    THEN (se_a + se_b) ^ 2 / (se_a ^ 2 / (n_a - 1) + se_b ^ 2 / (n_b - 1)) END AS dfn,
+               CASE WHEN ee_a + ee_b > 0 THEN (mean_b - mean_a) / sqrt(ee_a + ee_b) END AS te,
+               CASE WHEN ee_a + ee_b > 0 AND ne_a > 1 AND ne_b > 1
+                    THEN (ee_a + ee_b) ^ 2 / (ee_a ^ 2 / (ne_a - 1) + ee_b ^ 2 / (ne_b - 1)) END AS dfe
+        FROM v)
+    SELECT t.series_id, t.labels, %L::text, t.n_a::bigint, t.n_b::bigint, t.mean_a, t.mean_b,
+           sqrt(t.var_a), sqrt(t.var_b), t.mean_b - t.mean_a,
+           CASE WHEN t.mean_a <> 0 THEN 100 * (t.mean_b - t.mean_a) / abs(t.mean_a) END,
+           t.tn, t.dfn, tsmon.t_pvalue(t.tn, t.dfn, $7), t.r, t.ne_a, t.ne_b, tsmon.t_pvalue(t.te, t.dfe, $7)
+    FROM t ORDER BY t.series_id
+    $q$, 'samples_' || res, res)
+    USING p_metric, p_labels, tsmon.analysis_floor(p_a_from, res), tsmon.analysis_floor(p_a_to, res),
+          tsmon.analysis_floor(p_b_from, res), tsmon.analysis_floor(p_b_to, res), p_alternative;
+END
+$$;
+COMMENT ON FUNCTION tsmon.compare_ranges(text, jsonb, timestamptz, timestamptz, timestamptz, timestamptz, text, text) IS
+    'Range a vs range b for every series of p_metric whose labels contain p_labels: n, means, stddevs, '
+    'delta (b - a) and delta % of a, Welch''s t, df and naive p (exact from the windows), the lag-1 '
+    'autocorrelation of the window means and effective sizes, and the effective-n p-value (use it to flag). '
+    'p_resolution: 1m, 1h or 1d (default: the finest with at most 2,000 windows per range).';
+
+-- Grants last, once every function exists. The analyses run as tsmon_reader (the API drops to it
+-- for them): they read the windows by series id, the same data the metric_* views give it.
+REVOKE ALL ON FUNCTION tsmon.ln_gamma(float8), tsmon._incomplete_beta(float8, float8, float8, float8),
+    tsmon.incomplete_beta(float8, float8, float8),
+    tsmon.t_pvalue(float8, float8, text), tsmon.f_pvalue(float8, float8, float8),
+    tsmon.analysis_resolution(float8), tsmon.analysis_floor(timestamptz, text),
+    tsmon.compare_ranges(text, jsonb, timestamptz, timestamptz, timestamptz, timestamptz, text, text)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tsmon.ln_gamma(float8), tsmon._incomplete_beta(float8, float8, float8, float8),
+    tsmon.incomplete_beta(float8, float8, float8),
+    tsmon.t_pvalue(float8, float8, text), tsmon.f_pvalue(float8, float8, float8),
+    tsmon.analysis_resolution(float8), tsmon.analysis_floor(timestamptz, text),
+    tsmon.compare_ranges(text, jsonb, timestamptz, timestamptz, timestamptz, timestamptz, text, text)
+    TO tsmon_reader, tsmon_worker;
+GRANT SELECT ON tsmon.samples_1m, tsmon.samples_1h, tsmon.samples_1d TO tsmon_reader;
