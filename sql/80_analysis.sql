@@ -128,6 +128,47 @@ $$;
 COMMENT ON FUNCTION tsmon.analysis_floor(timestamptz, text) IS
     'The start of the 1m, 1h or 1d window holding p_time (ranges are read as whole windows).';
 
+-- The windows' sufficient statistics of many series over several ranges, packed as one bytea of
+-- fixed-size big-endian records (series_id int8, bucket epoch, count, sum, sum_sq, [min, max]
+-- float8): what tsmon.windows.reader.fetch_sums unpacks with numpy. A definer function, so
+-- tsmon_reader reads the windows' sums (the data tsmon.metric_* give it) but not the windows.
+-- Ranges are inlined as literals: the planner then excludes chunks outside them.
+CREATE OR REPLACE FUNCTION tsmon.window_sums(
+    p_resolution text, p_series bigint[], p_starts timestamptz[], p_stops timestamptz[],
+    p_extremes boolean DEFAULT true
+)
+RETURNS bytea LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    within text;
+    packed bytea;
+BEGIN
+    IF p_resolution IS NULL OR p_resolution NOT IN ('1m', '1h', '1d') THEN
+        RAISE EXCEPTION 'p_resolution must be 1m, 1h or 1d, not %', p_resolution USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF coalesce(array_length(p_starts, 1), 0) = 0 OR array_length(p_starts, 1) <> array_length(p_stops, 1) THEN
+        RAISE EXCEPTION 'p_starts and p_stops must be non-empty and of equal length'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT string_agg(format('(w.bucket >= %L::timestamptz AND w.bucket < %L::timestamptz)', a, b), ' OR ')
+    INTO within FROM unnest(p_starts, p_stops) AS r(a, b);
+    -- No ORDER BY in the aggregate: PostgreSQL 15 would sort every row; the caller sorts faster.
+    EXECUTE format($q$
+        SELECT string_agg(int8send(w.series_id) || float8send(extract(epoch FROM w.bucket)::float8)
+                          || float8send(w.count::float8) || float8send(w.sum) || float8send(w.sum_sq) %s, ''::bytea)
+        FROM tsmon.%I w
+        WHERE w.series_id = ANY($1) AND w.count > 0 AND w.sum IS NOT NULL AND (%s)$q$,
+        CASE WHEN p_extremes THEN '|| float8send(w.min) || float8send(w.max)' ELSE '' END,
+        'samples_' || p_resolution, within)
+    INTO packed USING p_series;
+    RETURN packed;
+END
+$$;
+COMMENT ON FUNCTION tsmon.window_sums(text, bigint[], timestamptz[], timestamptz[], boolean) IS
+    'Packed big-endian records (series_id, bucket epoch, count, sum, sum_sq[, min, max]) of the 1m/1h/1d '
+    'windows of p_series starting in any [p_starts[i], p_stops[i]): the input of tsmon''s analyses.';
+
 -- Compare two ranges of every series of a metric (labels: a containment filter, '{}' for all),
 -- as `tsmon analyze compare` does (see tsmon.analysis.compare and tsmon.stats.effective for the
 -- method): Welch's t exact from the windows' sums (merged with Chan's formula: no sum_sq - sum^2/n
@@ -143,7 +184,7 @@ RETURNS TABLE (series_id bigint, labels jsonb, resolution text, n_a bigint, n_b 
                mean_a float8, mean_b float8, stddev_a float8, stddev_b float8, delta float8, delta_pct float8,
                welch_t float8, df float8, p_naive float8,
                r_lag1 float8, n_eff_a float8, n_eff_b float8, p_effective float8)
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE SECURITY DEFINER  -- reads the windows, as tsmon.metric_windows does
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -229,17 +270,18 @@ COMMENT ON FUNCTION tsmon.compare_ranges(text, jsonb, timestamptz, timestamptz, 
     'p_resolution: 1m, 1h or 1d (default: the finest with at most 2,000 windows per range).';
 
 -- Grants last, once every function exists. The analyses run as tsmon_reader (the API drops to it
--- for them): they read the windows by series id, the same data the metric_* views give it.
+-- for them): they read the windows through the definer functions, never the tables.
 REVOKE ALL ON FUNCTION tsmon.ln_gamma(float8), tsmon._incomplete_beta(float8, float8, float8, float8),
     tsmon.incomplete_beta(float8, float8, float8),
     tsmon.t_pvalue(float8, float8, text), tsmon.f_pvalue(float8, float8, float8),
     tsmon.analysis_resolution(float8), tsmon.analysis_floor(timestamptz, text),
-    tsmon.compare_ranges(text, jsonb, timestamptz, timestamptz, timestamptz, timestamptz, text, text)
+    tsmon.compare_ranges(text, jsonb, timestamptz, timestamptz, timestamptz, timestamptz, text, text),
+    tsmon.window_sums(text, bigint[], timestamptz[], timestamptz[], boolean)
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tsmon.ln_gamma(float8), tsmon._incomplete_beta(float8, float8, float8, float8),
     tsmon.incomplete_beta(float8, float8, float8),
     tsmon.t_pvalue(float8, float8, text), tsmon.f_pvalue(float8, float8, float8),
     tsmon.analysis_resolution(float8), tsmon.analysis_floor(timestamptz, text),
-    tsmon.compare_ranges(text, jsonb, timestamptz, timestamptz, timestamptz, timestamptz, text, text)
+    tsmon.compare_ranges(text, jsonb, timestamptz, timestamptz, timestamptz, timestamptz, text, text),
+    tsmon.window_sums(text, bigint[], timestamptz[], timestamptz[], boolean)
     TO tsmon_reader, tsmon_worker;
-GRANT SELECT ON tsmon.samples_1m, tsmon.samples_1h, tsmon.samples_1d TO tsmon_reader;

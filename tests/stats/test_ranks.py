@@ -7,7 +7,7 @@ import pytest
 from scipy import stats as sps
 
 from tsmon.stats.multiple import benjamini_hochberg
-from tsmon.stats.ranks import kruskal, ks_2samp, mann_whitney
+from tsmon.stats.ranks import kruskal, ks_2samp, mann_whitney, rank_tests_many
 
 
 @pytest.mark.parametrize("alternative", ["two-sided", "less", "greater"])
@@ -43,3 +43,18 @@ def test_benjamini_hochberg_equals_scipy_and_skips_nan() -> None:
     assert with_nan.qvalue[:-1] == pytest.approx(got.qvalue)
     with pytest.raises(ValueError, match="alpha"):
         benjamini_hochberg(p, alpha=1.5)
+
+
+def test_many_pairs_equal_one_at_a_time() -> None:
+    rng = np.random.default_rng(14)
+    sizes = [(20, 30), (20, 30), (5, 7), (0, 4), (40, 40)]
+    xs = [rng.normal(0, 1, n) for n, _ in sizes]
+    ys = [rng.normal(0.4, 1, m) for _, m in sizes]
+    many = rank_tests_many(xs, ys, alternative="greater")
+    for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
+        mw, ks = mann_whitney(x, y, alternative="greater"), ks_2samp(x, y, alternative="greater")
+        assert many.mwu_p[i] == pytest.approx(mw.pvalue, nan_ok=True)
+        assert many.rank_biserial[i] == pytest.approx(mw.rank_biserial, nan_ok=True)
+        assert many.ks_d[i] == pytest.approx(ks.statistic, nan_ok=True)
+        assert many.ks_p[i] == pytest.approx(ks.pvalue, nan_ok=True)
+    assert np.isnan(many.mwu_p[3])

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from tsmon.analysis.selection import AnalysisInputError, TimeRange, resolution_for, select_series
+from tsmon.analysis.selection import (
+    AnalysisInputError,
+    TimeRange,
+    check_keys,
+    choice_param,
+    float_param,
+    parse_duration,
+    parse_labels,
+    resolution_for,
+    select_series,
+    text_param,
+    time_range,
+)
 from tsmon.db import Conn
 from tsmon.stats import moments
 from tsmon.stats.effective import segment_effective_welch
 from tsmon.stats.multiple import benjamini_hochberg
-from tsmon.stats.ranks import ks_2samp, mann_whitney
+from tsmon.stats.ranks import rank_tests_many
 from tsmon.stats.welch import cohens_d, welch_t
 from tsmon.windows.reader import SeriesSums, fetch_sums
 from tsmon.windows.retention import RetentionSettings
@@ -23,11 +36,56 @@ from tsmon.windows.retention import RetentionSettings
 class CompareRequest:
     metric: str
     labels: dict[str, str]
-    range_a: TimeRange  # before / baseline
-    range_b: TimeRange  # after
+    range_a: TimeRange  # the baseline (before)
+    range_b: TimeRange  # the range of interest (after)
     alpha: float = 0.05
     alternative: str = "two-sided"
     resolution: str | None = None  # None: the finest giving at most MAX_WINDOWS per range
+
+
+PARAMS = (
+    "metric",
+    "labels",
+    "from",
+    "to",
+    "baseline_from",
+    "baseline_to",
+    "shift",
+    "alpha",
+    "alternative",
+    "resolution",
+)
+RESOLUTIONS = ("1m", "1h", "1d")
+ALTERNATIVES = ("two-sided", "less", "greater")
+
+
+def compare_request(params: Mapping[str, object], now: datetime | None = None) -> CompareRequest:
+    """The request from CLI options or an API body: ``from``/``to`` is the range of interest, the
+    baseline is ``baseline_from``/``baseline_to``, or the same range ``shift`` earlier (default:
+    the range just before, of the same length)."""
+    check_keys(params, PARAMS)
+    metric = text_param(params, "metric", required=True) or ""
+    labels = parse_labels("labels", params.get("labels"))  # type: ignore[arg-type]
+    target = time_range("from", params.get("from"), "to", params.get("to"), now)
+    if params.get("baseline_from") is not None or params.get("baseline_to") is not None:
+        if params.get("shift") is not None:
+            raise AnalysisInputError("shift", "give either shift or baseline_from/baseline_to, not both")
+        baseline = time_range(
+            "baseline_from", params.get("baseline_from"), "baseline_to", params.get("baseline_to"), now
+        )
+    else:
+        shift_text = text_param(params, "shift")
+        shift = parse_duration("shift", shift_text) if shift_text else target.stop - target.start
+        baseline = TimeRange(target.start - shift, target.stop - shift)
+    return CompareRequest(
+        metric=metric,
+        labels=labels,
+        range_a=baseline,
+        range_b=target,
+        alpha=float_param(params, "alpha", 0.05, 0.0, 1.0),
+        alternative=choice_param(params, "alternative", ALTERNATIVES, "two-sided") or "two-sided",
+        resolution=choice_param(params, "resolution", RESOLUTIONS, None),
+    )
 
 
 @dataclass(frozen=True)
@@ -62,11 +120,11 @@ def compare(
     series = select_series(conn, req.metric, req.labels)
     res = req.resolution or resolution_for("from", [req.range_a, req.range_b], retention, now)
     a, b = req.range_a.aligned(res), req.range_b.aligned(res)
-    for name, r in (("range a", a), ("range b", b)):
+    for name, r in (("baseline_from", a), ("from", b)):
         if r.stop <= r.start:
             raise AnalysisInputError(name, f"shorter than one {res} window")
     ids = np.array([s.series_id for s in series], dtype=np.int64)
-    sums = fetch_sums(conn, res, ids.tolist(), [(a.start, a.stop), (b.start, b.stop)])
+    sums = fetch_sums(conn, res, ids.tolist(), [(a.start, a.stop), (b.start, b.stop)], extremes=False)
     in_a = (sums.epoch >= a.start.timestamp()) & (sums.epoch < a.stop.timestamp())
     sa, sb = _side(sums.select(in_a), ids), _side(sums.select(~in_a), ids)
     if not np.any((sa.moments.n >= 2) & (sb.moments.n >= 2)):
@@ -78,12 +136,11 @@ def compare(
     )
     d = cohens_d(mb, ma)
     fdr = benjamini_hochberg(eff.test.pvalue, alpha=req.alpha)
+    wins_a, wins_b = np.split(sa.means, sa.starts[1:]), np.split(sb.means, sb.starts[1:])
+    ranks = rank_tests_many(wins_b, wins_a, alternative=req.alternative)
     rows = []
     for i, s in enumerate(series):
-        wa = sa.means[sa.starts[i] : sa.starts[i + 1] if i + 1 < ids.size else sa.means.size]
-        wb = sb.means[sb.starts[i] : sb.starts[i + 1] if i + 1 < ids.size else sb.means.size]
-        mw = mann_whitney(wb, wa, alternative=req.alternative)
-        ks = ks_2samp(wb, wa, alternative=req.alternative)
+        wa, wb = wins_a[i], wins_b[i]
         delta = float(mb.mean[i] - ma.mean[i])
         rows.append(
             {
@@ -109,11 +166,11 @@ def compare(
                 "q_effective": _num(fdr.qvalue[i]),
                 "flagged": bool(fdr.rejected[i]),
                 "cohens_d": _num(d[i]),
-                "mwu_u": _num(mw.statistic),
-                "mwu_p": _num(mw.pvalue),
-                "rank_biserial": _num(mw.rank_biserial),
-                "ks_d": _num(ks.statistic),
-                "ks_p": _num(ks.pvalue),
+                "mwu_u": _num(ranks.mwu_u[i]),
+                "mwu_p": _num(ranks.mwu_p[i]),
+                "rank_biserial": _num(ranks.rank_biserial[i]),
+                "ks_d": _num(ranks.ks_d[i]),
+                "ks_p": _num(ranks.ks_p[i]),
             }
         )
     rows.sort(key=lambda r: (r["p_effective"] is None, r["p_effective"] or 0.0))
@@ -122,8 +179,8 @@ def compare(
         "metric": req.metric,
         "labels": req.labels,
         "resolution": res,
-        "range_a": a.as_json(),
-        "range_b": b.as_json(),
+        "baseline": a.as_json(),
+        "range": b.as_json(),
         "alpha": req.alpha,
         "alternative": req.alternative,
         "series": len(rows),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -94,14 +95,63 @@ class TimeRange:
 
 
 def time_range(
-    argument: str, start: str | datetime, stop: str | datetime, now: datetime | None = None
+    start_arg: str, start: object, stop_arg: str, stop: object, now: datetime | None = None
 ) -> TimeRange:
-    """``[start, stop)``; an empty or reversed range is an error naming ``argument``."""
+    """``[start, stop)``; missing, empty or reversed is an error naming ``start_arg`` or ``stop_arg``."""
     now = now or datetime.now(UTC)
-    a, b = parse_time(f"{argument} from", start, now), parse_time(f"{argument} to", stop, now)
+    for arg, value in ((start_arg, start), (stop_arg, stop)):
+        if value is None or value == "":
+            raise AnalysisInputError(arg, "required (an ISO 8601 time, now or now-<duration>)")
+        if not isinstance(value, str | datetime):
+            raise AnalysisInputError(arg, f"{value!r} is not a time")
+    a = parse_time(start_arg, start, now)  # type: ignore[arg-type]
+    b = parse_time(stop_arg, stop, now)  # type: ignore[arg-type]
     if b <= a:
-        raise AnalysisInputError(argument, f"empty range: {a.isoformat()} is not before {b.isoformat()}")
+        raise AnalysisInputError(start_arg, f"empty range: {a.isoformat()} is not before {b.isoformat()}")
     return TimeRange(a, b)
+
+
+def check_keys(params: Mapping[str, object], allowed: tuple[str, ...]) -> None:
+    """Unknown parameters are errors (a typo would otherwise be ignored silently)."""
+    for key in params:
+        if key not in allowed:
+            raise AnalysisInputError(key, f"unknown parameter; expected one of {', '.join(allowed)}")
+
+
+def text_param(params: Mapping[str, object], key: str, *, required: bool = False) -> str | None:
+    value = params.get(key)
+    if value is None or value == "":
+        if required:
+            raise AnalysisInputError(key, "required")
+        return None
+    if not isinstance(value, str):
+        raise AnalysisInputError(key, f"{value!r} is not a string")
+    return value
+
+
+def float_param(params: Mapping[str, object], key: str, default: float, lo: float, hi: float) -> float:
+    """A number in the open interval (lo, hi)."""
+    value = params.get(key, default)
+    if value is None:
+        return default
+    try:
+        f = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise AnalysisInputError(key, f"{value!r} is not a number") from None
+    if not lo < f < hi:
+        raise AnalysisInputError(key, f"must be between {lo} and {hi} (exclusive), not {f}")
+    return f
+
+
+def choice_param(
+    params: Mapping[str, object], key: str, choices: tuple[str, ...], default: str | None
+) -> str | None:
+    value = params.get(key, default)
+    if value is None:
+        return default
+    if value not in choices:
+        raise AnalysisInputError(key, f"must be one of {', '.join(choices)}, not {value!r}")
+    return str(value)
 
 
 def resolution_for(

@@ -84,3 +84,41 @@ def kruskal(groups: list[npt.ArrayLike]) -> KruskalResult:
 def _finite(x: npt.ArrayLike) -> npt.NDArray[np.float64]:
     a = as_float(x)
     return a[np.isfinite(a)]
+
+
+@dataclass(frozen=True)
+class ManyRankResults:
+    """Mann-Whitney U and KS2 of many pairs (one entry per pair; NaN where a side is empty)."""
+
+    mwu_u: npt.NDArray[np.float64]
+    mwu_p: npt.NDArray[np.float64]
+    rank_biserial: npt.NDArray[np.float64]
+    ks_d: npt.NDArray[np.float64]
+    ks_p: npt.NDArray[np.float64]
+
+
+def rank_tests_many(
+    xs: list[npt.NDArray[np.float64]], ys: list[npt.NDArray[np.float64]], *, alternative: str = "two-sided"
+) -> ManyRankResults:
+    """:func:`mann_whitney` and :func:`ks_2samp` of each pair ``(xs[i], ys[i])``, the same numbers,
+    computed by scipy once per distinct pair of sizes (a 2-d call) instead of once per pair."""
+    alt = check_alternative(alternative)
+    k = len(xs)
+    out = {name: np.full(k, np.nan) for name in ("u", "up", "rb", "d", "dp")}
+    xs = [_finite(x) for x in xs]
+    ys = [_finite(y) for y in ys]
+    shapes: dict[tuple[int, int], list[int]] = {}
+    for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
+        if x.size and y.size:
+            shapes.setdefault((x.size, y.size), []).append(i)
+    for (nx, ny), idx in shapes.items():
+        a = np.stack([xs[i] for i in idx])
+        b = np.stack([ys[i] for i in idx])
+        mw = sps.mannwhitneyu(a, b, alternative=alt, axis=1)
+        ks = sps.ks_2samp(a, b, alternative=alt, axis=1)
+        out["u"][idx] = mw.statistic
+        out["up"][idx] = mw.pvalue
+        out["rb"][idx] = 2.0 * np.asarray(mw.statistic) / (nx * ny) - 1.0
+        out["d"][idx] = ks.statistic
+        out["dp"][idx] = ks.pvalue
+    return ManyRankResults(out["u"], out["up"], out["rb"], out["d"], out["dp"])

@@ -81,6 +81,9 @@ _MOMENTS = np.dtype(
         ("max", ">f8"),
     ]
 )
+_SUMS = np.dtype(
+    [("series_id", ">i8"), ("epoch", ">f8"), ("count", ">f8"), ("sum", ">f8"), ("sum_sq", ">f8")]
+)
 _FIELDS = ("series_id", "epoch", "count", "sum", "sum_sq", "min", "max")
 
 
@@ -110,28 +113,40 @@ class SeriesSums:
 
 
 def fetch_sums(
-    conn: Conn, resolution: str, series: list[int], ranges: list[tuple[datetime, datetime]]
+    conn: Conn,
+    resolution: str,
+    series: list[int],
+    ranges: list[tuple[datetime, datetime]],
+    *,
+    extremes: bool = True,
 ) -> SeriesSums:
     """Count, sum, sum of squares, min and max of each window of ``tsmon.samples_<resolution>``
     whose bucket starts in one of ``ranges`` ([start, stop) each), for ``series``.
 
     Windows hold no NaN; their sums are as sql/50_windows.sql describes (squares of values beyond
-    1e150 are +Infinity). One packed bytea of 56-byte records, as :func:`fetch_windows`.
+    1e150 are +Infinity). One packed bytea, as :func:`fetch_windows`; without ``extremes`` min and
+    max are not read (NaN): a third less to pack where only the sums are needed.
     """
     if not ranges:
         raise ValueError("fetch_sums needs at least one range")
-    within = sql.SQL(" OR ").join(
-        sql.SQL("(w.bucket >= {} AND w.bucket < {})").format(sql.Literal(a), sql.Literal(b))
-        for a, b in ranges
-    )
-    query = sql.SQL(
-        "SELECT string_agg(int8send(w.series_id) || float8send(extract(epoch FROM w.bucket)::float8) "
-        "|| float8send(w.count::float8) || float8send(w.sum) || float8send(w.sum_sq) "
-        "|| float8send(w.min) || float8send(w.max), ''::bytea ORDER BY w.series_id, w.bucket) "
-        "FROM {w} w WHERE w.series_id = ANY(%(ids)s) AND w.count > 0 AND w.sum IS NOT NULL AND ({within})"
-    ).format(w=sql.Identifier("tsmon", f"samples_{resolution}"), within=within)
+    # tsmon.window_sums (sql/80_analysis.sql) packs them: a definer function, so the analyses can
+    # run as tsmon_reader, which may not read the windows' tables.
     with conn.cursor(binary=True) as cur:
-        row = cur.execute(query, {"ids": series}).fetchone()
+        row = cur.execute(
+            "SELECT tsmon.window_sums(%s, %s::bigint[], %s::timestamptz[], %s::timestamptz[], %s)",
+            (resolution, series, [a for a, _ in ranges], [b for _, b in ranges], extremes),
+        ).fetchone()
     packed = row[0] if row is not None and isinstance(row[0], bytes | memoryview) else b""
-    rows = np.frombuffer(packed, dtype=_MOMENTS)
-    return SeriesSums(rows["series_id"].astype(np.int64), *(rows[f].astype(np.float64) for f in _FIELDS[1:]))
+    rows = np.frombuffer(packed, dtype=_MOMENTS if extremes else _SUMS)
+    order = np.lexsort((rows["epoch"], rows["series_id"]))
+    rows = rows[order]
+    nan = np.full(rows.size, np.nan)
+    return SeriesSums(
+        series_id=rows["series_id"].astype(np.int64),
+        epoch=rows["epoch"].astype(np.float64),
+        count=rows["count"].astype(np.float64),
+        sum=rows["sum"].astype(np.float64),
+        sum_sq=rows["sum_sq"].astype(np.float64),
+        min=rows["min"].astype(np.float64) if extremes else nan,
+        max=rows["max"].astype(np.float64) if extremes else nan,
+    )
