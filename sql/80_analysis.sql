@@ -269,6 +269,154 @@ COMMENT ON FUNCTION tsmon.compare_ranges(text, jsonb, timestamptz, timestamptz, 
     'autocorrelation of the window means and effective sizes, and the effective-n p-value (use it to flag). '
     'p_resolution: 1m, 1h or 1d (default: the finest with at most 2,000 windows per range).';
 
+-- Describe: exact statistics of the raw samples (NaN values left out), percentiles interpolated
+-- linearly (numpy's default). Runs as the caller: tsmon.metric_samples is the reader's already.
+CREATE OR REPLACE FUNCTION tsmon.describe_series(p_metric text, p_labels jsonb, p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (series_id bigint, labels jsonb, count bigint, mean float8, stddev float8, min float8, max float8,
+               p50 float8, p90 float8, p99 float8)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT x.series_id, x.labels, count(*), avg(x.value), stddev_samp(x.value), min(x.value), max(x.value),
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY x.value),
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY x.value),
+           percentile_cont(0.99) WITHIN GROUP (ORDER BY x.value)
+    FROM tsmon.metric_samples x
+    WHERE x.metric = p_metric AND x.labels @> coalesce(p_labels, '{}'::jsonb)
+      AND x.time >= p_from AND x.time < p_to AND x.value <> 'NaN'::float8
+    GROUP BY x.series_id, x.labels
+    ORDER BY x.series_id
+$$;
+COMMENT ON FUNCTION tsmon.describe_series(text, jsonb, timestamptz, timestamptz) IS
+    'Per series of p_metric whose labels contain p_labels, from raw samples in [p_from, p_to): count, mean, '
+    'stddev (sample), min, max, p50, p90, p99 (exact; for ranges past raw retention use tsmon analyze describe).';
+
+-- Groups: one-way ANOVA across the values of label p_by, exact from the windows' sums (each
+-- group's windows merged with Chan's formula). One row per group; the test repeats on each.
+CREATE OR REPLACE FUNCTION tsmon.group_anova(
+    p_metric text, p_labels jsonb, p_by text, p_from timestamptz, p_to timestamptz, p_resolution text DEFAULT '1h'
+)
+RETURNS TABLE (group_value text, series bigint, n bigint, mean float8, stddev float8,
+               f float8, df_between bigint, df_within bigint, p float8, eta_squared float8)
+LANGUAGE plpgsql STABLE SECURITY DEFINER  -- reads the windows, as tsmon.metric_windows does
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_resolution IS NULL OR p_resolution NOT IN ('1m', '1h', '1d') THEN
+        RAISE EXCEPTION 'p_resolution must be 1m, 1h or 1d, not %', p_resolution USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY EXECUTE format($q$
+    WITH s AS (SELECT ms.series_id, ms.labels ->> $3 AS g FROM tsmon.metric_series ms
+               WHERE ms.metric = $1 AND ms.labels @> coalesce($2, '{}'::jsonb) AND ms.labels ? $3),
+    w AS (SELECT s.g, x.count::float8 AS n, x.sum / x.count AS mean,
+                 greatest(x.sum_sq - x.sum * (x.sum / x.count), 0) AS m2
+          FROM tsmon.%I x JOIN s ON s.series_id = x.series_id
+          WHERE x.series_id = ANY(ARRAY(SELECT s2.series_id FROM s s2)) AND x.bucket >= $4 AND x.bucket < $5
+            AND x.count > 0 AND x.sum IS NOT NULL),
+    gm AS (SELECT w.g, sum(w.n) AS n, sum(w.n * w.mean) / sum(w.n) AS mean FROM w GROUP BY w.g),
+    gs AS (SELECT w.g, gm.n, gm.mean, sum(w.m2 + w.n * (w.mean - gm.mean) ^ 2) AS m2
+           FROM w JOIN gm ON gm.g = w.g GROUP BY w.g, gm.n, gm.mean),
+    tot AS (SELECT count(*)::float8 AS k, sum(gs.n) AS n, sum(gs.n * gs.mean) / sum(gs.n) AS grand FROM gs),
+    ss AS (SELECT sum(gs.n * (gs.mean - tot.grand) ^ 2) AS ssb, sum(gs.m2) AS ssw FROM gs, tot),
+    z AS (SELECT CASE WHEN tot.k > 1 AND tot.n > tot.k AND ss.ssw > 0
+                      THEN (ss.ssb / (tot.k - 1)) / (ss.ssw / (tot.n - tot.k)) END AS f,
+                 (tot.k - 1)::bigint AS dfb, (tot.n - tot.k)::bigint AS dfw,
+                 ss.ssb / nullif(ss.ssb + ss.ssw, 0) AS eta
+          FROM tot, ss)
+    SELECT gs.g, (SELECT count(*) FROM s s3 WHERE s3.g = gs.g), gs.n::bigint, gs.mean,
+           CASE WHEN gs.n > 1 THEN sqrt(gs.m2 / (gs.n - 1)) END,
+           z.f, z.dfb, z.dfw, tsmon.f_pvalue(z.f, z.dfb, z.dfw), z.eta
+    FROM gs, z ORDER BY gs.g
+    $q$, 'samples_' || p_resolution)
+    USING p_metric, p_labels, p_by, tsmon.analysis_floor(p_from, p_resolution), tsmon.analysis_floor(p_to, p_resolution);
+END
+$$;
+COMMENT ON FUNCTION tsmon.group_anova(text, jsonb, text, timestamptz, timestamptz, text) IS
+    'One-way ANOVA of p_metric''s samples across the values of label p_by (series with labels containing '
+    'p_labels), exact from the p_resolution windows in [p_from, p_to): per group series, n, mean, stddev, and '
+    'the F statistic, its degrees of freedom, p-value and eta squared (on every row).';
+
+-- Correlate: two series' window means aligned by bucket; Pearson r with its t-test p-value
+-- (equal to scipy.stats.pearsonr's) and the least-squares line (its slope has the same p).
+CREATE OR REPLACE FUNCTION tsmon.correlate_series(
+    p_x bigint, p_y bigint, p_from timestamptz, p_to timestamptz, p_resolution text DEFAULT '1m'
+)
+RETURNS TABLE (n bigint, pearson_r float8, pearson_p float8, slope float8, intercept float8, r_squared float8)
+LANGUAGE plpgsql STABLE SECURITY DEFINER  -- reads the windows, as tsmon.metric_windows does
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_resolution IS NULL OR p_resolution NOT IN ('1m', '1h', '1d') THEN
+        RAISE EXCEPTION 'p_resolution must be 1m, 1h or 1d, not %', p_resolution USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY EXECUTE format($q$
+    WITH x AS (SELECT w.bucket, w.sum / w.count AS v FROM tsmon.%1$I w
+               WHERE w.series_id = $1 AND w.bucket >= $3 AND w.bucket < $4 AND w.count > 0),
+         y AS (SELECT w.bucket, w.sum / w.count AS v FROM tsmon.%1$I w
+               WHERE w.series_id = $2 AND w.bucket >= $3 AND w.bucket < $4 AND w.count > 0),
+         a AS (SELECT regr_count(y.v, x.v) AS n, corr(y.v, x.v) AS r, regr_slope(y.v, x.v) AS slope,
+                      regr_intercept(y.v, x.v) AS icpt, regr_r2(y.v, x.v) AS r2
+               FROM x JOIN y ON y.bucket = x.bucket)
+    SELECT a.n, a.r,
+           CASE WHEN a.n > 2 AND a.r IS NOT NULL THEN
+                CASE WHEN abs(a.r) >= 1 THEN 0::float8
+                     ELSE tsmon.t_pvalue(a.r * sqrt((a.n - 2) / (1 - a.r * a.r)), a.n - 2) END END,
+           a.slope, a.icpt, a.r2
+    FROM a
+    $q$, 'samples_' || p_resolution)
+    USING p_x, p_y, tsmon.analysis_floor(p_from, p_resolution), tsmon.analysis_floor(p_to, p_resolution);
+END
+$$;
+COMMENT ON FUNCTION tsmon.correlate_series(bigint, bigint, timestamptz, timestamptz, text) IS
+    'Series p_x against p_y on their p_resolution window means aligned by bucket in [p_from, p_to): pairs, '
+    'Pearson r and p (two-sided), slope, intercept and r squared of y = intercept + slope x.';
+
+-- Explain: each value of the p_by labels' contribution to the change of the metric's mean over
+-- all samples between range a and range b (rate + mix; they add up to the delta exactly).
+CREATE OR REPLACE FUNCTION tsmon.explain_change(
+    p_metric text, p_labels jsonb, p_by text[],
+    p_a_from timestamptz, p_a_to timestamptz, p_b_from timestamptz, p_b_to timestamptz, p_resolution text DEFAULT '1h'
+)
+RETURNS TABLE (group_labels jsonb, count_a bigint, count_b bigint, mean_a float8, mean_b float8,
+               contribution float8, share float8, rate float8, mix float8)
+LANGUAGE plpgsql STABLE SECURITY DEFINER  -- reads the windows, as tsmon.metric_windows does
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_resolution IS NULL OR p_resolution NOT IN ('1m', '1h', '1d') THEN
+        RAISE EXCEPTION 'p_resolution must be 1m, 1h or 1d, not %', p_resolution USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY EXECUTE format($q$
+    WITH s AS (SELECT ms.series_id,
+                      (SELECT jsonb_object_agg(k, coalesce(ms.labels ->> k, '')) FROM unnest($3::text[]) k) AS grp
+               FROM tsmon.metric_series ms WHERE ms.metric = $1 AND ms.labels @> coalesce($2, '{}'::jsonb)),
+    w AS (SELECT s.grp, (x.bucket >= $4 AND x.bucket < $5) AS in_a, x.count::float8 AS n, x.sum
+          FROM tsmon.%I x JOIN s ON s.series_id = x.series_id
+          WHERE x.series_id = ANY(ARRAY(SELECT s2.series_id FROM s s2)) AND x.count > 0 AND x.sum IS NOT NULL
+            AND ((x.bucket >= $4 AND x.bucket < $5) OR (x.bucket >= $6 AND x.bucket < $7))),
+    p AS (SELECT w.grp, coalesce(sum(w.n) FILTER (WHERE w.in_a), 0) AS na, coalesce(sum(w.sum) FILTER (WHERE w.in_a), 0) AS sa,
+                 coalesce(sum(w.n) FILTER (WHERE NOT w.in_a), 0) AS nb, coalesce(sum(w.sum) FILTER (WHERE NOT w.in_a), 0) AS sb
+          FROM w GROUP BY w.grp),
+    t AS (SELECT sum(p.na) AS tna, sum(p.sa) AS tsa, sum(p.nb) AS tnb, sum(p.sb) AS tsb FROM p),
+    c AS (SELECT p.grp, p.na, p.nb, CASE WHEN p.na > 0 THEN p.sa / p.na END AS ma, CASE WHEN p.nb > 0 THEN p.sb / p.nb END AS mb,
+                 p.na / nullif(t.tna, 0) AS wa, p.nb / nullif(t.tnb, 0) AS wb,
+                 t.tsb / nullif(t.tnb, 0) - t.tsa / nullif(t.tna, 0) AS delta
+          FROM p, t),
+    e AS (SELECT c.*, (c.wa + c.wb) / 2 * (coalesce(c.mb, c.ma) - coalesce(c.ma, c.mb)) AS rate,
+                 (coalesce(c.ma, c.mb) + coalesce(c.mb, c.ma)) / 2 * (c.wb - c.wa) AS mix FROM c)
+    SELECT e.grp, e.na::bigint, e.nb::bigint, e.ma, e.mb, e.rate + e.mix, (e.rate + e.mix) / nullif(e.delta, 0),
+           e.rate, e.mix
+    FROM e ORDER BY abs(e.rate + e.mix) DESC, e.grp
+    $q$, 'samples_' || p_resolution)
+    USING p_metric, p_labels, p_by,
+          tsmon.analysis_floor(p_a_from, p_resolution), tsmon.analysis_floor(p_a_to, p_resolution),
+          tsmon.analysis_floor(p_b_from, p_resolution), tsmon.analysis_floor(p_b_to, p_resolution);
+END
+$$;
+COMMENT ON FUNCTION tsmon.explain_change(text, jsonb, text[], timestamptz, timestamptz, timestamptz, timestamptz, text) IS
+    'Which values of the p_by labels carry the change of p_metric''s mean (over every sample) from range a '
+    'to range b: per group counts, means, contribution (= rate + mix, summing to the delta), share of the delta.';
+
 -- Grants last, once every function exists. The analyses run as tsmon_reader (the API drops to it
 -- for them): they read the windows through the definer functions, never the tables.
 REVOKE ALL ON FUNCTION tsmon.ln_gamma(float8), tsmon._incomplete_beta(float8, float8, float8, float8),
@@ -276,12 +424,20 @@ REVOKE ALL ON FUNCTION tsmon.ln_gamma(float8), tsmon._incomplete_beta(float8, fl
     tsmon.t_pvalue(float8, float8, text), tsmon.f_pvalue(float8, float8, float8),
     tsmon.analysis_resolution(float8), tsmon.analysis_floor(timestamptz, text),
     tsmon.compare_ranges(text, jsonb, timestamptz, timestamptz, timestamptz, timestamptz, text, text),
-    tsmon.window_sums(text, bigint[], timestamptz[], timestamptz[], boolean)
+    tsmon.window_sums(text, bigint[], timestamptz[], timestamptz[], boolean),
+    tsmon.describe_series(text, jsonb, timestamptz, timestamptz),
+    tsmon.group_anova(text, jsonb, text, timestamptz, timestamptz, text),
+    tsmon.correlate_series(bigint, bigint, timestamptz, timestamptz, text),
+    tsmon.explain_change(text, jsonb, text[], timestamptz, timestamptz, timestamptz, timestamptz, text)
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tsmon.ln_gamma(float8), tsmon._incomplete_beta(float8, float8, float8, float8),
     tsmon.incomplete_beta(float8, float8, float8),
     tsmon.t_pvalue(float8, float8, text), tsmon.f_pvalue(float8, float8, float8),
     tsmon.analysis_resolution(float8), tsmon.analysis_floor(timestamptz, text),
     tsmon.compare_ranges(text, jsonb, timestamptz, timestamptz, timestamptz, timestamptz, text, text),
-    tsmon.window_sums(text, bigint[], timestamptz[], timestamptz[], boolean)
+    tsmon.window_sums(text, bigint[], timestamptz[], timestamptz[], boolean),
+    tsmon.describe_series(text, jsonb, timestamptz, timestamptz),
+    tsmon.group_anova(text, jsonb, text, timestamptz, timestamptz, text),
+    tsmon.correlate_series(bigint, bigint, timestamptz, timestamptz, text),
+    tsmon.explain_change(text, jsonb, text[], timestamptz, timestamptz, timestamptz, timestamptz, text)
     TO tsmon_reader, tsmon_worker;

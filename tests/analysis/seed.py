@@ -54,3 +54,12 @@ def raw_values(conn: Conn, series_id: int, start: datetime, stop: datetime) -> n
         (series_id, start, stop),
     ).fetchall()
     return np.array([r[0] for r in rows], dtype=np.float64)
+
+
+def as_reader(conn: Conn, query: str, params: tuple[object, ...]) -> list[dict[str, object]]:
+    """Rows of ``query`` run as tsmon_reader (Grafana's role), as dicts."""
+    with conn.transaction():
+        conn.execute("SET LOCAL ROLE tsmon_reader")
+        cur = conn.execute(query, params)  # type: ignore[arg-type]
+        names = [c.name for c in cur.description or []]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

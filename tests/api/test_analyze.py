@@ -63,3 +63,21 @@ def test_bad_input_is_400_naming_the_argument(api: str, change: dict[str, object
 def test_not_an_object_is_422(api: str) -> None:
     r = httpx.post(f"{api}/api/v1/analyze/compare", json=[1, 2], timeout=30)
     assert r.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("name", "extra", "key"),
+    [
+        ("describe", {}, "results"),
+        ("groups", {"by": "host"}, "tukey"),
+        ("correlate", {"labels": {"host": "web0"}, "labels_y": {"host": "web1"}, "max_lag": 2}, "regression"),
+        ("explain", {"by": "host,dc", "shift": "3h"}, "results"),
+    ],
+)
+def test_each_analysis_over_http(api: str, name: str, extra: dict[str, object], key: str) -> None:
+    body = {"metric": "latency", "from": BODY["from"], "to": BODY["to"], **extra}
+    r = httpx.post(f"{api}/api/v1/analyze/{name}", json=body, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json()["analysis"] == name and key in r.json()
+    bad = httpx.post(f"{api}/api/v1/analyze/{name}", json={**body, "metric": ""}, timeout=30)
+    assert bad.status_code == 400 and bad.json()["error"].startswith("metric: ")

@@ -119,3 +119,41 @@ def test_empty_range_and_too_few_points(run: CliRunner) -> None:
         ],
     )
     assert few.exit_code == 2 and "too few points" in few.output
+
+
+@pytest.mark.parametrize(
+    ("name", "extra", "key"),
+    [
+        ("describe", [], "results"),
+        ("groups", ["--by", "host"], "anova"),
+        ("correlate", ["--labels", '{"host": "web0"}', "--labels-y", '{"host": "web1"}'], "pearson"),
+        ("explain", ["--by", "dc", "--shift", "3h"], "results"),
+    ],
+)
+def test_each_analysis_prints_a_table_or_one_json_line(
+    run: CliRunner, name: str, extra: list[str], key: str
+) -> None:
+    args = [
+        "analyze",
+        name,
+        "--metric",
+        "latency",
+        "--from",
+        B.start.isoformat(),
+        "--to",
+        B.stop.isoformat(),
+        *extra,
+    ]
+    result = run.invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    out = last_json(result.output)
+    assert out["analysis"] == name and key in out
+    table = run.invoke(cli, args)
+    assert table.exit_code == 0, table.output
+    assert not table.output.lstrip().startswith("{")
+
+
+def test_groups_bad_label_exits_2(run: CliRunner) -> None:
+    args = ["analyze", "groups", "--metric", "latency", "--by", "zone", "--from", B.start.isoformat()]
+    result = run.invoke(cli, args)
+    assert result.exit_code == 2 and "by: label 'zone' has 0 value(s)" in result.output

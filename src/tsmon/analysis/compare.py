@@ -15,12 +15,11 @@ from tsmon.analysis.selection import (
     check_keys,
     choice_param,
     float_param,
-    parse_duration,
     parse_labels,
     resolution_for,
     select_series,
+    target_and_baseline,
     text_param,
-    time_range,
 )
 from tsmon.db import Conn
 from tsmon.stats import moments
@@ -65,18 +64,8 @@ def compare_request(params: Mapping[str, object], now: datetime | None = None) -
     the range just before, of the same length)."""
     check_keys(params, PARAMS)
     metric = text_param(params, "metric", required=True) or ""
-    labels = parse_labels("labels", params.get("labels"))  # type: ignore[arg-type]
-    target = time_range("from", params.get("from"), "to", params.get("to"), now)
-    if params.get("baseline_from") is not None or params.get("baseline_to") is not None:
-        if params.get("shift") is not None:
-            raise AnalysisInputError("shift", "give either shift or baseline_from/baseline_to, not both")
-        baseline = time_range(
-            "baseline_from", params.get("baseline_from"), "baseline_to", params.get("baseline_to"), now
-        )
-    else:
-        shift_text = text_param(params, "shift")
-        shift = parse_duration("shift", shift_text) if shift_text else target.stop - target.start
-        baseline = TimeRange(target.start - shift, target.stop - shift)
+    labels = parse_labels("labels", params.get("labels"))
+    baseline, target = target_and_baseline(params, now)
     return CompareRequest(
         metric=metric,
         labels=labels,

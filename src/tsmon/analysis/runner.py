@@ -8,7 +8,7 @@ from typing import Any
 
 from psycopg import sql
 
-from tsmon.analysis import compare
+from tsmon.analysis import compare, correlate, describe, explain, groups
 from tsmon.db import Conn
 from tsmon.windows.retention import RetentionSettings
 
@@ -21,7 +21,13 @@ def _compare(
     return compare.compare(conn, compare.compare_request(params, now), retention, now)
 
 
-ANALYSES: dict[str, Analysis] = {"compare": _compare}
+ANALYSES: dict[str, Analysis] = {
+    "compare": _compare,
+    "describe": describe.describe,
+    "groups": groups.groups,
+    "correlate": correlate.correlate,
+    "explain": explain.explain,
+}
 
 
 def run(

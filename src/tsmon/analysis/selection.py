@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ def parse_time(argument: str, text: str | datetime, now: datetime | None = None)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def parse_labels(argument: str, value: str | dict[str, object] | None) -> dict[str, str]:
+def parse_labels(argument: str, value: object) -> dict[str, str]:
     """A JSON object of label equality matchers, ``{"host": "web1"}`` (all must hold)."""
     if value is None or value == "":
         return {}
@@ -109,6 +110,25 @@ def time_range(
     if b <= a:
         raise AnalysisInputError(start_arg, f"empty range: {a.isoformat()} is not before {b.isoformat()}")
     return TimeRange(a, b)
+
+
+def target_and_baseline(
+    params: Mapping[str, object], now: datetime | None = None
+) -> tuple[TimeRange, TimeRange]:
+    """(baseline, range of interest): ``from``/``to``, against ``baseline_from``/``baseline_to`` or the
+    same range ``shift`` earlier (default: the range just before it, of the same length)."""
+    target = time_range("from", params.get("from"), "to", params.get("to"), now)
+    if params.get("baseline_from") is not None or params.get("baseline_to") is not None:
+        if params.get("shift") is not None:
+            raise AnalysisInputError("shift", "give either shift or baseline_from/baseline_to, not both")
+        baseline = time_range(
+            "baseline_from", params.get("baseline_from"), "baseline_to", params.get("baseline_to"), now
+        )
+    else:
+        shift_text = text_param(params, "shift")
+        shift = parse_duration("shift", shift_text) if shift_text else target.stop - target.start
+        baseline = TimeRange(target.start - shift, target.stop - shift)
+    return baseline, target
 
 
 def check_keys(params: Mapping[str, object], allowed: tuple[str, ...]) -> None:
@@ -179,7 +199,12 @@ class Series:
 
 
 def select_series(
-    conn: Conn, metric: str, labels: dict[str, str], *, argument: str = "metric"
+    conn: Conn,
+    metric: str,
+    labels: dict[str, str],
+    *,
+    argument: str = "metric",
+    labels_argument: str = "labels",
 ) -> list[Series]:
     """Series of ``metric`` whose labels contain ``labels``; none is an error naming the argument."""
     if not metric:
@@ -196,6 +221,14 @@ def select_series(
         if known is None:
             raise AnalysisInputError(argument, f"no metric named {metric!r}")
         raise AnalysisInputError(
-            "labels", f"no series of {metric!r} has labels {orjson.dumps(labels).decode()}"
+            labels_argument, f"no series of {metric!r} has labels {orjson.dumps(labels).decode()}"
         )
     return [Series(int(r[0]), dict(r[1])) for r in rows]
+
+
+def json_number(x: object) -> float | None:
+    """A JSON number: None, NaN and infinities (no test, extreme values) become null."""
+    if x is None:
+        return None
+    v = float(x)  # type: ignore[arg-type]
+    return v if math.isfinite(v) else None

@@ -35,3 +35,27 @@ def _analyze(request: Request, name: str, params: dict[str, Any]) -> Response:
 def compare(request: Request, params: dict[str, Any] = _BODY) -> Response:
     """Each series over ``from``/``to`` against a baseline (``baseline_from``/``baseline_to``, ``shift``)."""
     return _analyze(request, "compare", params)
+
+
+@router.post("/describe")
+def describe(request: Request, params: dict[str, Any] = _BODY) -> Response:
+    """Each series over ``from``/``to``: count, mean, stddev, min, max, p50/p90/p99."""
+    return _analyze(request, "describe", params)
+
+
+@router.post("/groups")
+def groups(request: Request, params: dict[str, Any] = _BODY) -> Response:
+    """ANOVA, Kruskal-Wallis and Tukey HSD across the values of label ``by``."""
+    return _analyze(request, "groups", params)
+
+
+@router.post("/correlate")
+def correlate(request: Request, params: dict[str, Any] = _BODY) -> Response:
+    """Two series (``metric``/``labels`` and ``metric_y``/``labels_y``) on aligned windows."""
+    return _analyze(request, "correlate", params)
+
+
+@router.post("/explain")
+def explain(request: Request, params: dict[str, Any] = _BODY) -> Response:
+    """Each value of the ``by`` labels' contribution to the change of the metric's mean or sum."""
+    return _analyze(request, "explain", params)
