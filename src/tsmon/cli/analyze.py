@@ -8,3 +8,6 @@ from tsmon.cli import cli
 @cli.group()
 def analyze() -> None:
     """Analyse stored metrics: each command prints a table, or with --json one JSON object last."""
+
+
+from tsmon.cli import analyze_changes  # noqa: E402,F401  (registers `tsmon analyze changes`)
