@@ -32,16 +32,17 @@ AS $$
             WHERE (p_metric IS NULL OR s.metric = p_metric) AND (p_labels IS NULL OR s.labels @> p_labels)
         ) END AS ids
     ),
-    -- Every series, or the selected ones by index: only one branch runs (constant conditions).
+    -- Every series, or the selected ones by index: only one branch runs (one-time conditions on ids).
     w AS (
         SELECT x.series_id, x.bucket >= p_start AS inw, x.count, tsmon.window_avg(x.sum, x.count) AS g,
                x.increase AS c, x.count >= 2 AS multi,
                x.count >= 2 AND x.increase > x.last - x.first + 1e-9 * (abs(x.last) + abs(x.first)) AS dropped
         FROM (
-            SELECT y.* FROM tsmon.samples_1m y, ids WHERE ids.ids IS NULL
+            SELECT y.* FROM tsmon.samples_1m y WHERE (SELECT i.ids IS NULL FROM ids i)
               AND y.bucket >= p_start - 4 * (p_end - p_start) AND y.bucket < p_end
             UNION ALL
-            SELECT y.* FROM tsmon.samples_1m y, ids WHERE ids.ids IS NOT NULL AND y.series_id = ANY(ids.ids)
+            SELECT y.* FROM tsmon.samples_1m y
+            WHERE (SELECT i.ids IS NOT NULL FROM ids i) AND y.series_id = ANY((SELECT i.ids FROM ids i)::bigint[])
               AND y.bucket >= p_start - 4 * (p_end - p_start) AND y.bucket < p_end
         ) x
         WHERE x.count > 0 AND x.sum IS NOT NULL
