@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -27,7 +27,7 @@ def test_new_events_get_their_top_10_once(ctx: WorkerContext, db_url: str) -> No
         start, _, ids = _seed(conn, now)
         seeded = [int(r[0]) for r in conn.execute("SELECT id FROM tsmon.anomalies ORDER BY id").fetchall()]
         shifted = _event(conn, ids["gauge"][0], start + timedelta(minutes=1))
-        fresh = _event(conn, ids["gauge"][2], now - timedelta(minutes=1))  # too new: its minutes are to come
+        fresh = _event(conn, ids["gauge"][2], datetime.now(UTC))  # too new: its minutes are to come
         lonely = conn.execute("INSERT INTO tsmon.series (metric) VALUES ('lonely') RETURNING id").fetchone()
         assert lonely is not None
         empty = _event(conn, int(lonely[0]), now - timedelta(days=200))  # no windows that far back

@@ -16,8 +16,9 @@ log = logging.getLogger("tsmon.analysis")
 
 ATTACH_LOCK = 0x75_6D_6F_6E_63_68  # pg_try_advisory_lock key: one worker attaches at a time
 TOP = 10
-# An event gets its run once its first minutes exist (the window starts 5 min before the onset).
-MIN_AGE = timedelta(minutes=3)
+# An event gets its run a minute after its onset (its window starts 5 min before): soon enough for
+# the alert rules, which wait for it (tsmon.grafana.alerting).
+MIN_AGE = timedelta(minutes=1)
 NEW_FOR = timedelta(days=1)  # events created longer ago are not new: no backfill of old history
 
 
