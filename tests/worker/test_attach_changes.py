@@ -63,6 +63,8 @@ def test_one_worker_at_a_time(ctx: WorkerContext, db_url: str) -> None:
         try:
             report = changes_events.attach_changes(conn, now, 90.0, 5)
         finally:
+            # Unlocked before closing: a closed session's backend may still hold the lock a moment.
+            other.execute("SELECT pg_advisory_unlock(%s)", (changes_events.ATTACH_LOCK,))
             other.close()
         assert report.attached == [] and conn.execute(
             "SELECT count(*) FROM tsmon.analysis_runs"
