@@ -127,6 +127,7 @@ def compare(
     fdr = benjamini_hochberg(eff.test.pvalue, alpha=req.alpha)
     wins_a, wins_b = np.split(sa.means, sa.starts[1:]), np.split(sb.means, sb.starts[1:])
     ranks = rank_tests_many(wins_b, wins_a, alternative=req.alternative)
+    sd_a, sd_b = ma.stddev, mb.stddev  # properties: computed once, not per series
     rows = []
     for i, s in enumerate(series):
         wa, wb = wins_a[i], wins_b[i]
@@ -141,8 +142,8 @@ def compare(
                 "windows_b": int(wb.size),
                 "mean_a": _num(ma.mean[i]),
                 "mean_b": _num(mb.mean[i]),
-                "stddev_a": _num(ma.stddev[i]),
-                "stddev_b": _num(mb.stddev[i]),
+                "stddev_a": _num(sd_a[i]),
+                "stddev_b": _num(sd_b[i]),
                 "delta": _num(delta),
                 "delta_pct": _num(100.0 * delta / abs(ma.mean[i])) if ma.mean[i] else None,
                 "welch_t": _num(welch.statistic[i]),
