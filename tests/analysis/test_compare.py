@@ -132,7 +132,7 @@ def test_bad_input_names_the_argument(conn: Conn) -> None:
             CompareRequest("latency", {}, A, B),
             RetentionSettings(minute_days=1, hour_days=2, day_days=2),
         )
-    assert old.value.argument == "from"
+    assert old.value.argument == "baseline_from"  # the older range is the one past retention
     with pytest.raises(AnalysisInputError) as alpha:
         compare(conn, CompareRequest("latency", {}, A, B, alpha=0), KEEP)
     assert alpha.value.argument == "alpha"

@@ -107,7 +107,8 @@ def compare(
     if not 0 < req.alpha < 1:
         raise AnalysisInputError("alpha", f"must be in (0, 1), not {req.alpha}")
     series = select_series(conn, req.metric, req.labels)
-    res = req.resolution or resolution_for("from", [req.range_a, req.range_b], retention, now)
+    oldest = "baseline_from" if req.range_a.start <= req.range_b.start else "from"
+    res = req.resolution or resolution_for(oldest, [req.range_a, req.range_b], retention, now)
     a, b = req.range_a.aligned(res), req.range_b.aligned(res)
     for name, r in (("baseline_from", a), ("from", b)):
         if r.stop <= r.start:
