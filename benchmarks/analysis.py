@@ -50,6 +50,7 @@ def prepare(series: int, days: int, interval_s: int, reuse: bool) -> tuple[str, 
             with psycopg.connect(url, autocommit=True) as conn:
                 row = conn.execute("SELECT obj_description('tsmon.samples'::regclass)").fetchone()
                 if row and str(row[0]).startswith(marker + " until "):
+                    migrate(conn, Settings())  # this checkout's sql/ functions, data kept
                     return url, datetime.fromisoformat(str(row[0]).split(" until ")[1])
         except psycopg.OperationalError:
             pass

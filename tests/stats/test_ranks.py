@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from tsmon.stats.multiple import benjamini_hochberg
+from tsmon.stats.multiple import benjamini_hochberg, holm
 from tsmon.stats.ranks import kruskal, ks_2samp, mann_whitney, rank_tests_many
 
 
@@ -58,3 +58,12 @@ def test_many_pairs_equal_one_at_a_time() -> None:
         assert many.ks_d[i] == pytest.approx(ks.statistic, nan_ok=True)
         assert many.ks_p[i] == pytest.approx(ks.pvalue, nan_ok=True)
     assert np.isnan(many.mwu_p[3])
+
+
+def test_holm_is_the_step_down_bonferroni() -> None:
+    p = np.array([0.01, 0.04, 0.03, 0.005, np.nan])
+    got = holm(p, alpha=0.05)
+    # sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1, then running maximum
+    assert got.qvalue[:4] == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert got.rejected.tolist() == [True, False, False, True, False]
+    assert (got.qvalue[:4] >= benjamini_hochberg(p[:4]).qvalue).all()

@@ -107,7 +107,8 @@ def compare(
     if not 0 < req.alpha < 1:
         raise AnalysisInputError("alpha", f"must be in (0, 1), not {req.alpha}")
     series = select_series(conn, req.metric, req.labels)
-    res = req.resolution or resolution_for("from", [req.range_a, req.range_b], retention, now)
+    oldest = "baseline_from" if req.range_a.start <= req.range_b.start else "from"
+    res = req.resolution or resolution_for(oldest, [req.range_a, req.range_b], retention, now)
     a, b = req.range_a.aligned(res), req.range_b.aligned(res)
     for name, r in (("baseline_from", a), ("from", b)):
         if r.stop <= r.start:
@@ -127,6 +128,7 @@ def compare(
     fdr = benjamini_hochberg(eff.test.pvalue, alpha=req.alpha)
     wins_a, wins_b = np.split(sa.means, sa.starts[1:]), np.split(sb.means, sb.starts[1:])
     ranks = rank_tests_many(wins_b, wins_a, alternative=req.alternative)
+    sd_a, sd_b = ma.stddev, mb.stddev  # properties: computed once, not per series
     rows = []
     for i, s in enumerate(series):
         wa, wb = wins_a[i], wins_b[i]
@@ -141,8 +143,8 @@ def compare(
                 "windows_b": int(wb.size),
                 "mean_a": _num(ma.mean[i]),
                 "mean_b": _num(mb.mean[i]),
-                "stddev_a": _num(ma.stddev[i]),
-                "stddev_b": _num(mb.stddev[i]),
+                "stddev_a": _num(sd_a[i]),
+                "stddev_b": _num(sd_b[i]),
                 "delta": _num(delta),
                 "delta_pct": _num(100.0 * delta / abs(ma.mean[i])) if ma.mean[i] else None,
                 "welch_t": _num(welch.statistic[i]),

@@ -108,9 +108,11 @@ def _params(options: dict[str, Any]) -> dict[str, object]:
 
 
 def _pairs(rows: list[dict[str, Any]], keys: tuple[str, ...], label: str) -> None:
-    click.echo("".join(k.rjust(11) for k in keys) + f"  {label}")
+    widths = [max(10, len(k)) for k in keys]
+    click.echo("".join(k.rjust(w + 1) for k, w in zip(keys, widths, strict=True)) + f"  {label}")
     for r in rows:
-        click.echo("".join(" " + _fmt(r[k]) for k in keys) + f"  {orjson.dumps(r[label]).decode()}")
+        cells = "".join(" " + _fmt(r[k], w) for k, w in zip(keys, widths, strict=True))
+        click.echo(cells + f"  {orjson.dumps(r[label]).decode()}")
 
 
 @analyze.command("describe")

@@ -70,11 +70,13 @@ def fetch_windows(
     )
 
 
+# tsmon.window_sums' records: the bucket as timestamptz_send gives it (µs since 2000-01-01).
+_PG_EPOCH_S = 946_684_800.0
 _MOMENTS = np.dtype(
     [
         ("series_id", ">i8"),
-        ("epoch", ">f8"),
-        ("count", ">f8"),
+        ("bucket_us", ">i8"),
+        ("count", ">i8"),
         ("sum", ">f8"),
         ("sum_sq", ">f8"),
         ("min", ">f8"),
@@ -82,7 +84,7 @@ _MOMENTS = np.dtype(
     ]
 )
 _SUMS = np.dtype(
-    [("series_id", ">i8"), ("epoch", ">f8"), ("count", ">f8"), ("sum", ">f8"), ("sum_sq", ">f8")]
+    [("series_id", ">i8"), ("bucket_us", ">i8"), ("count", ">i8"), ("sum", ">f8"), ("sum_sq", ">f8")]
 )
 _FIELDS = ("series_id", "epoch", "count", "sum", "sum_sq", "min", "max")
 
@@ -138,12 +140,12 @@ def fetch_sums(
         ).fetchone()
     packed = row[0] if row is not None and isinstance(row[0], bytes | memoryview) else b""
     rows = np.frombuffer(packed, dtype=_MOMENTS if extremes else _SUMS)
-    order = np.lexsort((rows["epoch"], rows["series_id"]))
+    order = np.lexsort((rows["bucket_us"], rows["series_id"]))
     rows = rows[order]
     nan = np.full(rows.size, np.nan)
     return SeriesSums(
         series_id=rows["series_id"].astype(np.int64),
-        epoch=rows["epoch"].astype(np.float64),
+        epoch=rows["bucket_us"].astype(np.int64) / 1e6 + _PG_EPOCH_S,
         count=rows["count"].astype(np.float64),
         sum=rows["sum"].astype(np.float64),
         sum_sq=rows["sum_sq"].astype(np.float64),
