@@ -3,6 +3,12 @@
 -- skips, co-anomaly boost) are tsmon.stats.changes's; tests check this SQL against it on raw samples.
 -- Runs and results: tsmon.analysis_runs / tsmon.analysis_change_results (migration 0013).
 
+-- The real-time part of tsmon-maintained windows calls window_watermark() (migration 0003), which only
+-- reads tsmon.window_watermarks: parallel safe. Declared so, a scan of the 1m windows (here, in
+-- dashboards) may run in parallel workers; left at the default (unsafe), every query over the windows
+-- ran in one process.
+ALTER FUNCTION tsmon.window_watermark(text) PARALLEL SAFE;
+
 -- The volume ranking. Per series and per minute the value is the 1m average (a gauge) or the 1m
 -- reset-aware increase (a counter: at least half of its minutes hold two or more samples and at most
 -- max(2, 2 %) of those hold a drop, and it increased at all). Sparse series (fewer minutes with data
