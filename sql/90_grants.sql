@@ -9,6 +9,7 @@ GRANT USAGE ON SCHEMA tsmon TO tsmon_ingest, tsmon_worker, tsmon_reader;
 
 -- Ingest: append samples; series creation and re-send merges go through definer functions.
 GRANT INSERT ON tsmon.samples TO tsmon_ingest;
+GRANT EXECUTE ON FUNCTION tsmon.ingest_unrestricted() TO tsmon_ingest, tsmon_worker, tsmon_api;
 GRANT EXECUTE ON FUNCTION tsmon.resolve_series(text[], text[], bigint, bigint),
                           tsmon.upsert_samples(timestamptz[], bigint[], float8[]),
                           tsmon.note_samples_written(timestamptz, timestamptz),
@@ -55,3 +56,20 @@ GRANT EXECUTE ON FUNCTION tsmon.windows_freshness() TO tsmon_reader, tsmon_worke
 GRANT SELECT ON tsmon.windows_freshness TO tsmon_reader, tsmon_worker;
 GRANT EXECUTE ON FUNCTION tsmon.window_avg(float8, bigint), tsmon.window_stddev(float8, float8, bigint)
     TO tsmon_reader, tsmon_worker, tsmon_ingest;
+-- Worker: the windows it maintains and their bookkeeping. tsmon's own windows tables exist only
+-- under that engine; continuous aggregates are owned by tsmon_worker instead (sql/46_windows_owner.sql),
+-- because TimescaleDB lets only a continuous aggregate's owner refresh it.
+GRANT SELECT ON tsmon.windows_engine, tsmon.ingest_limits TO tsmon_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON tsmon.window_watermarks, tsmon.window_invalidations TO tsmon_worker;
+DO $$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['_windows_1m', '_windows_1h', '_windows_1d'] LOOP
+        IF to_regclass('tsmon.' || r) IS NOT NULL THEN
+            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON tsmon.%I TO tsmon_worker', r);
+        END IF;
+    END LOOP;
+END
+$$;
+GRANT EXECUTE ON FUNCTION tsmon.drop_expired_chunks(text, double precision) TO tsmon_worker;

@@ -17,6 +17,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from tsmon.db import logins
 from tsmon.db.embedded import EmbeddedCluster
 from tsmon.schema import migrate
 from tsmon.settings import Settings
@@ -26,6 +27,13 @@ TIMESCALEDB_IMAGE = "timescale/timescaledb-ha:pg17-ts2.26"
 REPO = Path(__file__).resolve().parents[1]
 # Read-only data beside the checkout (NAB, real metrics, PromQL tests): found relative to it, never by path.
 SHARED = REPO.parent / "shared"
+# Passwords `tsmon migrate` gives the login roles on the test server (roles are cluster-wide).
+LOGIN_PASSWORDS = {logins.API_ROLE: "test-api-login", logins.WORKER_ROLE: "test-worker-login"}
+
+
+def login_url(database_url: str, role: str) -> str:
+    """``database_url`` logged in as tsmon's login ``role`` (tsmon_api or tsmon_worker)."""
+    return logins.login_url(database_url, role, LOGIN_PASSWORDS[role])
 
 
 @dataclass
@@ -153,7 +161,13 @@ def template_db(test_server: DatabaseServer) -> Iterator[str]:
     with psycopg.connect(test_server.admin_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     with psycopg.connect(test_server.url_for(name), autocommit=True) as conn:
-        migrate(conn)
+        migrate(
+            conn,
+            Settings(
+                api_db_password=LOGIN_PASSWORDS[logins.API_ROLE],  # type: ignore[arg-type]
+                worker_db_password=LOGIN_PASSWORDS[logins.WORKER_ROLE],  # type: ignore[arg-type]
+            ),
+        )
     with psycopg.connect(test_server.admin_url, autocommit=True) as admin:
         # TimescaleDB's job scheduler keeps a connection to each database; a template must have none.
         admin.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(sql.Identifier(name)))

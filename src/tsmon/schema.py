@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tsmon.db.connect import Conn
+from tsmon.db.logins import login_passwords
 from tsmon.db.migrations import (
     apply_migrations,
     apply_sql_objects,
@@ -15,6 +16,7 @@ from tsmon.db.migrations import (
     prepare,
     schema_dirs,
 )
+from tsmon.ingest.guard import install_ingest_guard
 from tsmon.settings import Settings
 from tsmon.windows.engine import install_windows
 from tsmon.windows.retention import RetentionSettings
@@ -41,7 +43,7 @@ def migrate(
     TSMON_WINDOWS_ENGINE asks for), then the idempotent sql/ objects (views over the windows).
     """
     settings = settings or Settings()
-    reader_password = settings.reader_password.get_secret_value() if settings.reader_password else None
+    passwords = login_passwords(settings)
     default_migrations, default_sql = schema_dirs()
     files = load_migrations(migrations_dir or default_migrations)
     objects = load_sql_objects(sql_dir or default_sql)
@@ -53,7 +55,8 @@ def migrate(
         report.windows_engine = install_windows(
             conn, settings.windows_engine, RetentionSettings.from_settings(settings)
         )
-        report.reapplied = apply_sql_objects(conn, objects, reader_password)
+        report.reapplied = apply_sql_objects(conn, objects, passwords)
+        install_ingest_guard(conn, settings, report.windows_engine)
         row = conn.execute("SELECT timescaledb_version, edition FROM tsmon.capabilities()").fetchone()
         if row:
             report.timescaledb_version, report.edition = str(row[0]), str(row[1])

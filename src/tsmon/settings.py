@@ -57,6 +57,16 @@ class Settings(BaseSettings):
     reader_password: SecretStr | None = Field(
         default=None, description="If set, `tsmon migrate` lets role tsmon_reader (Grafana) log in with it."
     )
+    api_db_password: SecretStr | None = Field(
+        default=None,
+        description="Password of login role tsmon_api (ingest rights only), set by `tsmon migrate`; the API "
+        "logs in with it. Embedded database: derived from the cluster's own secret when unset.",
+    )
+    worker_db_password: SecretStr | None = Field(
+        default=None,
+        description="Password of login role tsmon_worker (worker rights only), set by `tsmon migrate`; the "
+        "worker logs in with it. Embedded database: derived from the cluster's own secret when unset.",
+    )
     ingest_batch_rows: int = Field(default=50_000, ge=1, description="Rows per COPY batch in `tsmon ingest`.")
     series_cache_size: int = Field(
         default=200_000, ge=1, description="Series ids kept in memory per process."
@@ -117,7 +127,9 @@ class Settings(BaseSettings):
         "`tsmon up` backfills it and applies its detection configs, the worker feeds it live.",
     )
 
-    @field_validator("api_token", "reader_password", "database_url", mode="before")
+    @field_validator(
+        "api_token", "reader_password", "api_db_password", "worker_db_password", "database_url", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # TSMON_API_TOKEN= (or spaces) must not count as a token: it would pass the public-bind

@@ -8,7 +8,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from tests.analysis.seed import add_series, copy_samples, refresh
+from tests.analysis.seed_changes import add_series, copy_samples, refresh
 from tsmon.analysis.changes import ChangesInputError, ChangesRequest, rank, run_changes
 from tsmon.stats.changes import co_anomaly_boost, skip_reasons, volume
 from tsmon.stats.minutes import change_inputs, minute_windows

@@ -10,7 +10,7 @@ import numpy as np
 import psycopg
 
 from tests.analysis.scenario import BASELINE_MIN, DOWNSTREAM, WINDOW_MIN, scenario
-from tests.analysis.seed import add_series, copy_samples, refresh
+from tests.analysis.seed_changes import add_series, copy_samples, refresh
 from tsmon.analysis.changes import ChangesRequest, rank
 
 SEEDS = 50

@@ -13,7 +13,9 @@ import httpx
 import pytest
 import uvicorn
 
+from tests.conftest import login_url
 from tsmon.api import create_app
+from tsmon.db.logins import API_ROLE
 from tsmon.settings import Settings
 
 
@@ -23,8 +25,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(settings: Settings, database_url: str) -> Iterator[str]:
+def serve(settings: Settings, database_url: str, as_login: bool = True) -> Iterator[str]:
+    """The app over a real socket; by default logged in as tsmon_api, as `tsmon serve` does."""
     port = _free_port()
+    if as_login:
+        settings = settings.model_copy(update={"ingest_role": ""})
+        database_url = login_url(database_url, API_ROLE)
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings, database_url), host="127.0.0.1", port=port, log_level="warning")
     )

@@ -58,3 +58,26 @@ def test_malformed_bodies_get_422_naming_the_field(api: str) -> None:
     # Parsed from bytes by hand, the body is still documented.
     spec = httpx.get(f"{api}/openapi.json").json()["paths"]["/api/v1/score"]["post"]
     assert "points" in spec["requestBody"]["content"]["application/json"]["schema"]["properties"]
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"metric": "0", "labels": {"\x00": ""}}, "label name"),  # a 500 before: found by the long fuzz run
+        ({"metric": "demo_load", "labels": {"host": "a\x00b"}}, "labels['host']"),
+        ({"metric": "demo\x00load"}, "metric"),
+        ({"metric": "demo_load", "config": "\x00"}, "config"),
+    ],
+)
+def test_text_postgresql_cannot_hold_is_a_400_naming_the_field(
+    api: str, body: dict[str, object], where: str
+) -> None:
+    r = httpx.post(f"{api}/api/v1/score", json={**body, "points": [[0, 0.0]]})
+    assert r.status_code == 400, r.text
+    assert where in r.json()["error"] and "NUL" in r.json()["error"]
+
+
+def test_a_lone_surrogate_is_a_400(api: str) -> None:
+    raw = b'{"metric": "m\\ud800", "points": [[0, 0.0]]}'
+    r = httpx.post(f"{api}/api/v1/score", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code in {400, 422}, r.text

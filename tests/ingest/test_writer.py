@@ -6,6 +6,7 @@ import random
 import string
 import struct
 import threading
+import time
 
 import numpy as np
 import psycopg
@@ -163,9 +164,11 @@ def test_ingest_role_can_write_but_not_read_or_delete(conn: psycopg.Connection[t
     conn.execute("SET ROLE tsmon_ingest")
     writer = SampleWriter(conn, SeriesCache(100))
     day = 86_400_000_000
-    batch = _batch([("m", "{}", T0 + i * day, float(i)) for i in range(3)])  # new chunks too
+    # Inside the time window the database holds this role to (raw retention, 30 days).
+    start = (int(time.time()) // 86_400 - 3) * day
+    batch = _batch([("m", "{}", start + i * day, float(i)) for i in range(3)])  # new chunks too
     assert writer.write(batch).rows == 3
-    assert writer.write(_batch([("m", "{}", T0, 42.0)])).upserted  # re-send merges
+    assert writer.write(_batch([("m", "{}", start, 42.0)])).upserted  # re-send merges
     for stmt in [
         "SELECT * FROM tsmon.samples",
         "SELECT * FROM tsmon.series",

@@ -20,6 +20,7 @@ from tsmon.scoring import events as events_module
 from tsmon.scoring.configs import DetectionConfigError, apply_yaml, load_configs
 from tsmon.scoring.feedback import FeedbackError, give_feedback
 from tsmon.scoring.job import claim_shards, score_shard
+from tsmon.worker.jobs import DETECTION_LEASE
 
 Conn = psycopg.Connection[tuple[object, ...]]
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -115,6 +116,53 @@ def test_crash_mid_batch_then_rerun_gives_identical_rows(conn: Conn, monkeypatch
     conn.execute("UPDATE tsmon.detection_shards SET lease_until = NULL")  # the dead worker's lease expired
     run_all(conn, "w2", NOW)
     assert snapshot(conn) == reference
+
+
+def test_a_first_run_killed_then_rerun_after_the_lease_is_an_uninterrupted_run(
+    conn: Conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    later = NOW + 3 * DETECTION_LEASE  # the rerun comes once the dead worker's lease has run out
+
+    def state() -> list[tuple[object, ...]]:
+        models = conn.execute("SELECT series_id, version, train_end FROM tsmon.models ORDER BY 1, 2")
+        return snapshot(conn) + models.fetchall()
+
+    run_all(conn, "w1", NOW)
+    run_all(conn, "w1", later)
+    reference = state()
+    conn.execute("TRUNCATE tsmon.anomaly_scores, tsmon.anomalies, tsmon.models CASCADE")
+    conn.execute("DELETE FROM tsmon.detection_shards")  # as new as the config was
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(events_module, "save", crash)
+    with pytest.raises(RuntimeError, match="worker killed"):
+        run_all(conn, "w1", NOW)
+    monkeypatch.undo()
+    conn.execute("UPDATE tsmon.detection_shards SET lease_until = now() - interval '1 second'")
+    run_all(conn, "w2", later)
+    assert state() == reference  # same first models, scores and events: nothing shifted by the wait
+
+
+def test_a_running_shard_is_held_by_its_session_not_only_its_lease(conn: Conn, db_url: str) -> None:
+    assert timedelta(seconds=1) <= DETECTION_LEASE <= timedelta(seconds=15)
+    claimed = claim_shards(conn, "w1", timedelta(0), 100, NOW)
+    assert len(claimed) == 2
+    config_id, shard = claimed[0]
+    # w1 is scoring (score_shard's transaction holds the shard's row) past its lease's end ...
+    running = psycopg.connect(db_url)
+    running.execute(
+        "SELECT 1 FROM tsmon.detection_shards WHERE config_id = %s AND shard = %s FOR UPDATE",
+        (config_id, shard),
+    )
+    assert (config_id, shard) not in claim_shards(conn, "w2", DETECTION_LEASE, 100, NOW)
+    # ... and is killed: its lock goes with its session, and the shard is due again at once.
+    pid = running.info.backend_pid
+    conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    conn.execute("UPDATE tsmon.detection_shards SET lease_until = now() - interval '1 second'")
+    assert (config_id, shard) in claim_shards(conn, "w2", DETECTION_LEASE, 100, NOW)
+    running.close()
 
 
 def test_catch_up_after_a_pause_leaves_no_gap(conn: Conn) -> None:
@@ -333,6 +381,7 @@ import psycopg
 from tsmon.scoring import events
 from tsmon.scoring.configs import load_configs
 from tsmon.scoring.job import claim_shards, score_shard
+from tsmon.worker.jobs import DETECTION_LEASE
 
 def stall(*args, **kwargs):  # scores are written, events and watermark not yet: mid-transaction
     print("mid-batch", flush=True)

@@ -62,7 +62,8 @@ def test_one_worker_at_a_time(ctx: WorkerContext, db_url: str) -> None:
         other.execute("SELECT pg_advisory_lock(%s)", (changes_events.ATTACH_LOCK,))  # another worker's pass
         try:
             report = changes_events.attach_changes(conn, now, 90.0, 5)
-        finally:  # released now: a closed session's locks go only when its backend has exited
+        finally:
+            # Unlocked before closing: a closed session's backend may still hold the lock a moment.
             other.execute("SELECT pg_advisory_unlock(%s)", (changes_events.ATTACH_LOCK,))
             other.close()
         assert report.attached == [] and conn.execute(

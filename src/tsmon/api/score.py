@@ -46,6 +46,22 @@ def _seconds(i: int, ts: float | str) -> float:
         raise HTTPException(400, f"points[{i}][0]: {ts!r} is not an ISO 8601 time or epoch number") from exc
 
 
+def _storable_text(body: ScoreRequest) -> None:
+    """A 400 naming the field for text PostgreSQL cannot hold (NUL, lone surrogates): never a 500."""
+    fields = [("metric", body.metric), ("config", body.config)]
+    for key, value in body.labels.items():
+        fields += [(f"labels: label name {key!r}", key), (f"labels[{key!r}]", value)]
+    for where, text in fields:
+        if text is None:
+            continue
+        if "\x00" in text:
+            raise HTTPException(400, f"{where}: contains NUL (\\u0000), which PostgreSQL text cannot hold")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise HTTPException(400, f"{where}: contains a lone surrogate, which is not UTF-8") from exc
+
+
 def _load_and_score(request: Request, body: ScoreRequest) -> dict[str, Any]:
     try:
         with request.app.state.pool.connection(timeout=2.0) as conn:
@@ -112,5 +128,6 @@ async def score(request: Request) -> Response:
         raise HTTPException(400, "name the series: series_id, or metric (+ labels)")
     if not 0 < len(body.points) <= MAX_POINTS:
         raise HTTPException(400, f"send 1 to {MAX_POINTS} points")
+    _storable_text(body)
     result = await anyio.to_thread.run_sync(_load_and_score, request, body)  # one thread hop
     return Response(orjson.dumps(result), media_type="application/json")

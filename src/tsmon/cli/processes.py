@@ -6,6 +6,7 @@ import click
 
 from tsmon.cli import cli
 from tsmon.db import database_url
+from tsmon.db.logins import API_ROLE, WORKER_ROLE, process_url
 from tsmon.errors import TsmonError
 from tsmon.settings import Settings
 
@@ -26,7 +27,9 @@ def serve_cmd(settings: Settings, host: str | None, port: int | None) -> None:
             f"refusing to serve on {bind} without a token: set TSMON_API_TOKEN "
             "(or TSMON_API_INSECURE_NO_TOKEN=true to accept unauthenticated writes)"
         )
-    app = create_app(settings, database_url(settings))
+    url, logged_in = process_url(settings, database_url(settings), API_ROLE)
+    # Logged in as tsmon_api, the connection already has ingest rights and no more: no SET ROLE.
+    app = create_app(settings.model_copy(update={"ingest_role": ""}) if logged_in else settings, url)
     uvicorn.run(
         app,
         host=bind,
@@ -43,7 +46,8 @@ def worker_cmd(settings: Settings) -> None:
     """Run the scheduler (host metrics, own metrics; detection and window jobs as they land)."""
     from tsmon.worker import run_worker
 
-    run_worker(settings, database_url(settings))
+    url, _ = process_url(settings, database_url(settings), WORKER_ROLE)
+    run_worker(settings, url)
 
 
 def is_loopback(host: str) -> bool:

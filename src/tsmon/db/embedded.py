@@ -233,6 +233,12 @@ class EmbeddedCluster:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone()
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
+            # tsmon's logins (the reader above all) connect to tsmon's database only; `tsmon
+            # migrate` grants them CONNECT there.
+            for other in ("postgres", "template1", DB_NAME):
+                conn.execute(
+                    sql.SQL("REVOKE CONNECT ON DATABASE {} FROM PUBLIC").format(sql.Identifier(other))
+                )
 
     def stop(self) -> bool:
         """Stop the server; returns False when it was not running."""

@@ -145,8 +145,10 @@ def apply_migrations(conn: Conn, files: list[Migration]) -> list[str]:
     return done
 
 
-def apply_sql_objects(conn: Conn, objects: list[tuple[str, str]], reader_password: str | None) -> list[str]:
-    """Re-apply every sql/ file in one transaction (and the reader's login password when given)."""
+def apply_sql_objects(
+    conn: Conn, objects: list[tuple[str, str]], passwords: dict[str, str] | None = None
+) -> list[str]:
+    """Re-apply every sql/ file in one transaction, then give the login roles their ``passwords``."""
     done: list[str] = []
     with conn.transaction():
         for name, text in objects:
@@ -155,8 +157,10 @@ def apply_sql_objects(conn: Conn, objects: list[tuple[str, str]], reader_passwor
             except psycopg.Error as exc:
                 raise MigrationError(f"sql/{name} failed: {exc}") from exc
             done.append(name)
-        if reader_password:
+        for role, password in sorted((passwords or {}).items()):
             conn.execute(
-                sql.SQL("ALTER ROLE tsmon_reader WITH LOGIN PASSWORD {}").format(sql.Literal(reader_password))
+                sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(
+                    sql.Identifier(role), sql.Literal(password)
+                )
             )
     return done

@@ -50,10 +50,17 @@ def claim_shards(
     it due too.
     """
     with conn.transaction():
+        # A new shard's first window is fixed now (score_shard's rule at this clock), so that a
+        # rerun after a crash during the first run starts where the lost run did.
         conn.execute(
-            "INSERT INTO tsmon.detection_shards (config_id, shard, rescore_mark) SELECT c.id, g, now() "
-            "FROM tsmon.detection_configs c, "
-            "generate_series(0, c.shards - 1) g WHERE c.enabled ON CONFLICT DO NOTHING"
+            "INSERT INTO tsmon.detection_shards (config_id, shard, rescore_mark, first_window) "
+            "SELECT c.id, g, now(), date_bin(s.step, coalesce(%(now)s, now()) - %(g)s, "
+            "       timestamptz '1970-01-01 00:00:00+00') - %(n)s * s.step "
+            "FROM tsmon.detection_configs c "
+            "CROSS JOIN LATERAL (SELECT CASE c.resolution WHEN '1h' THEN interval '1 hour' "
+            "                    ELSE interval '1 minute' END AS step) s, "
+            "generate_series(0, c.shards - 1) g WHERE c.enabled ON CONFLICT DO NOTHING",
+            {"now": now, "g": GRACE, "n": FIRST_RUN_WINDOWS},
         )
         rows = conn.execute(
             "UPDATE tsmon.detection_shards d SET lease_owner = %(o)s, lease_until = now() + %(l)s "
@@ -173,7 +180,7 @@ def score_shard(
     cache = cache if cache is not None else ModelCache()
     with conn.transaction():
         row = conn.execute(
-            "SELECT watermark, lease_owner = %s AND lease_until > now(), rescore_mark "
+            "SELECT watermark, lease_owner = %s AND lease_until > now(), rescore_mark, first_window "
             "FROM tsmon.detection_shards "
             "WHERE config_id = %s AND shard = %s FOR UPDATE",
             (owner, config.id, shard),
@@ -188,7 +195,8 @@ def score_shard(
         config, step = current[0], current[0].step
         watermark = row[0] if isinstance(row[0], datetime) else None
         end = floor_time(now - grace, step)
-        start = watermark or end - FIRST_RUN_WINDOWS * step
+        first = row[3] if isinstance(row[3], datetime) else end - FIRST_RUN_WINDOWS * step
+        start = watermark or first
         stop = max(start, min(end, start + MAX_WINDOWS_PER_RUN * step))
         series = _series(conn, config, shard)
         result = ShardResult(scored=stop > start, series=len(series), watermark=stop)

@@ -256,7 +256,10 @@ def _write_provisional(
 
 
 def apply_retention(conn: Conn, retention: RetentionSettings) -> dict[str, int]:
-    """drop_chunks on raw samples and the materialised windows past their retention."""
+    """drop_chunks on raw samples and the materialised windows past their retention.
+
+    Through tsmon.drop_expired_chunks, so that the worker's login needs no ownership of the tables.
+    """
     dropped: dict[str, int] = {}
     tables = {
         "tsmon.samples": retention.raw_days,
@@ -267,8 +270,6 @@ def apply_retention(conn: Conn, retention: RetentionSettings) -> dict[str, int]:
     for table, days in tables.items():
         if days is None:
             continue
-        rows = conn.execute(
-            "SELECT drop_chunks(%s, older_than => now() - %s * interval '1 day')", (table, days)
-        ).fetchall()
-        dropped[table] = len(rows)
+        row = conn.execute("SELECT tsmon.drop_expired_chunks(%s, %s)", (table, days)).fetchone()
+        dropped[table] = int(row[0]) if row else 0
     return dropped

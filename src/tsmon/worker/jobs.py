@@ -26,7 +26,10 @@ HOST_METRICS_INTERVAL_S = 15
 OWN_METRICS_INTERVAL_S = 15
 # Often, so a window is scored soon after its grace: a run with nothing due is one cheap query.
 DETECTION_INTERVAL_S = 5
-DETECTION_LEASE = timedelta(minutes=2)
+# The lease only bridges the claim and score_shard's transaction, whose row lock (FOR UPDATE, which
+# claims skip) holds the shard for the run however long it takes and dies with the session: a
+# killed worker's shard waits out these seconds, not a run's length.
+DETECTION_LEASE = timedelta(seconds=15)
 DETECTION_BUDGET_S = 60  # a run stops leasing after this; the next run (coalesced) goes on
 WINDOWS_INTERVAL_S = 60
 HEARTBEAT_INTERVAL_S = 15
