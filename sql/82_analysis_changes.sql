@@ -3,6 +3,12 @@
 -- skips, co-anomaly boost) are tsmon.stats.changes's; tests check this SQL against it on raw samples.
 -- Runs and results: tsmon.analysis_runs / tsmon.analysis_change_results (migration 0013).
 
+-- The real-time part of tsmon-maintained windows calls window_watermark() (migration 0003), which only
+-- reads tsmon.window_watermarks: parallel safe. Declared so, a scan of the 1m windows (here, in
+-- dashboards) may run in parallel workers; left at the default (unsafe), every query over the windows
+-- ran in one process.
+ALTER FUNCTION tsmon.window_watermark(text) PARALLEL SAFE;
+
 -- The volume ranking. Per series and per minute the value is the 1m average (a gauge) or the 1m
 -- reset-aware increase (a counter: at least half of its minutes hold two or more samples and at most
 -- max(2, 2 %) of those hold a drop, and it increased at all). Sparse series (fewer minutes with data
@@ -23,29 +29,34 @@ RETURNS TABLE (rank integer, series_id bigint, metric text, labels jsonb, kind t
                baseline_points integer, baseline_mean double precision, baseline_stddev double precision,
                co_anomaly_id bigint, co_anomaly_onset timestamptz, co_anomaly_order integer,
                ranked bigint, skipped_constant bigint, skipped_sparse bigint)
-LANGUAGE sql STABLE SECURITY DEFINER  -- the same data the metric_1m view gives tsmon_reader
+LANGUAGE plpgsql STABLE SECURITY DEFINER  -- the same data the metric_1m view gives tsmon_reader
 SET search_path = pg_catalog, pg_temp
-AS $$
-    WITH ids AS MATERIALIZED (
-        SELECT CASE WHEN p_metric IS NULL AND p_labels IS NULL THEN NULL ELSE ARRAY(
-            SELECT s.id FROM tsmon.series s
-            WHERE (p_metric IS NULL OR s.metric = p_metric) AND (p_labels IS NULL OR s.labels @> p_labels)
-        ) END AS ids
-    ),
-    -- Every series, or the selected ones by index: only one branch runs (one-time conditions on ids).
-    w AS (
-        SELECT x.series_id, x.bucket >= p_start AS inw, x.count, tsmon.window_avg(x.sum, x.count) AS g,
+AS $fn$
+DECLARE
+    ids bigint[];
+    source text := 'tsmon.samples_1m';
+BEGIN
+    IF p_metric IS NOT NULL OR p_labels IS NOT NULL THEN
+        ids := ARRAY(SELECT s.id FROM tsmon.series s
+                     WHERE (p_metric IS NULL OR s.metric = p_metric) AND (p_labels IS NULL OR s.labels @> p_labels));
+    END IF;
+    -- tsmon-maintained windows: the materialised table below the watermark (a constant here, so the
+    -- scan is a plain, parallel one; the union view compares every row with window_watermark()) and
+    -- the real-time part above it. Continuous aggregates: their own view.
+    IF (SELECT e.engine FROM tsmon.windows_engine e) = 'tsmon' THEN
+        source := format('(SELECT bucket, series_id, count, sum, sum_sq, min, max, first, last, increase '
+                         'FROM tsmon._windows_1m WHERE bucket < %L UNION ALL SELECT bucket, series_id, count, '
+                         'sum, sum_sq, min, max, first, last, increase FROM tsmon._windows_1m_real_time)',
+                         tsmon.window_watermark('1m'));
+    END IF;
+    RETURN QUERY EXECUTE format($q$
+    WITH w AS (
+        SELECT x.series_id, x.bucket >= $1 AS inw, tsmon.window_avg(x.sum, x.count) AS g,
                x.increase AS c, x.count >= 2 AS multi,
                x.count >= 2 AND x.increase > x.last - x.first + 1e-9 * (abs(x.last) + abs(x.first)) AS dropped
-        FROM (
-            SELECT y.* FROM tsmon.samples_1m y WHERE (SELECT i.ids IS NULL FROM ids i)
-              AND y.bucket >= p_start - 4 * (p_end - p_start) AND y.bucket < p_end
-            UNION ALL
-            SELECT y.* FROM tsmon.samples_1m y
-            WHERE (SELECT i.ids IS NOT NULL FROM ids i) AND y.series_id = ANY((SELECT i.ids FROM ids i)::bigint[])
-              AND y.bucket >= p_start - 4 * (p_end - p_start) AND y.bucket < p_end
-        ) x
-        WHERE x.count > 0 AND x.sum IS NOT NULL
+        FROM %s x
+        WHERE x.bucket >= $1 - 4 * ($2 - $1) AND x.bucket < $2 AND ($3 IS NULL OR x.series_id = ANY($3))
+          AND x.count > 0 AND x.sum IS NOT NULL
     ),
     a AS (
         SELECT w.series_id,
@@ -59,24 +70,24 @@ AS $$
                stddev_samp(w.c) FILTER (WHERE NOT w.inw) AS csd, min(w.c) AS clo, max(w.c) AS chi
         FROM w GROUP BY w.series_id
     ),
-    v AS (
+    v AS MATERIALIZED (
         SELECT a.series_id, a.counter, a.nw, a.nb,
                CASE WHEN a.counter THEN a.cw ELSE a.gw END AS wm,
                CASE WHEN a.counter THEN a.cb ELSE a.gb END AS bm,
                CASE WHEN a.counter THEN a.csd ELSE a.gsd END AS sd,
-               CASE WHEN a.nw < p_min_window OR a.nb < p_min_baseline THEN 'sparse'
+               CASE WHEN a.nw < $4 OR a.nb < $5 THEN 'sparse'
                     WHEN (a.counter AND a.clo = a.chi) OR (NOT a.counter AND a.glo = a.ghi) THEN 'constant'
                END AS skip
         FROM a
     ),
-    counts AS (
+    counts AS MATERIALIZED (
         SELECT count(*) FILTER (WHERE v.skip IS NULL) AS ranked,
                count(*) FILTER (WHERE v.skip = 'constant') AS constant,
                count(*) FILTER (WHERE v.skip = 'sparse') AS sparse
         FROM v
     ),
-    scored AS (
-        SELECT v.*, CASE p_alternative
+    scored AS MATERIALIZED (
+        SELECT v.*, CASE $6
                         WHEN 'greater' THEN greatest(v.wm - v.bm, 0)
                         WHEN 'less' THEN greatest(v.bm - v.wm, 0)
                         ELSE abs(v.wm - v.bm) END
@@ -84,13 +95,13 @@ AS $$
         FROM v WHERE v.skip IS NULL
     ),
     -- Each ranked series' earliest anomaly event overlapping the window, ordered by onset.
-    ev AS (
+    ev AS MATERIALIZED (
         SELECT e.series_id, e.id, e.started_at,
                row_number() OVER (ORDER BY e.started_at, e.id)::integer AS ord
         FROM (
             SELECT DISTINCT ON (an.series_id) an.series_id, an.id, an.started_at
             FROM tsmon.anomalies an JOIN scored ON scored.series_id = an.series_id
-            WHERE an.started_at < p_end AND coalesce(an.ended_at, 'infinity') > p_start
+            WHERE an.started_at < $2 AND coalesce(an.ended_at, 'infinity') > $1
             ORDER BY an.series_id, an.started_at, an.id
         ) e
     ),
@@ -98,14 +109,20 @@ AS $$
         SELECT scored.*, ev.id AS ev_id, ev.started_at AS ev_onset, ev.ord,
                scored.stat * CASE WHEN ev.ord = 1 THEN 3.0 WHEN ev.ord IS NOT NULL THEN 2.0 ELSE 1.0 END AS score
         FROM scored LEFT JOIN ev ON ev.series_id = scored.series_id
+    ),
+    top AS MATERIALIZED (
+        SELECT b.*, (row_number() OVER (ORDER BY b.score DESC, b.series_id))::integer AS rnk
+        FROM boosted b ORDER BY b.score DESC, b.series_id LIMIT $7
     )
-    SELECT (row_number() OVER (ORDER BY b.score DESC, b.series_id))::integer, b.series_id, s.metric, s.labels,
-           CASE WHEN b.counter THEN 'counter' ELSE 'gauge' END, b.score, b.stat, b.nw::integer, b.wm,
-           b.nb::integer, b.bm, b.sd, b.ev_id, b.ev_onset, b.ord, counts.ranked, counts.constant, counts.sparse
-    FROM boosted b JOIN tsmon.series s ON s.id = b.series_id CROSS JOIN counts
-    ORDER BY b.score DESC, b.series_id
-    LIMIT p_limit
-$$;
+    SELECT t.rnk, t.series_id, s.metric, s.labels, CASE WHEN t.counter THEN 'counter' ELSE 'gauge' END,
+           t.score::float8, t.stat::float8, t.nw::integer, t.wm, t.nb::integer, t.bm, t.sd, t.ev_id, t.ev_onset,
+           t.ord, counts.ranked, counts.constant, counts.sparse
+    FROM top t JOIN tsmon.series s ON s.id = t.series_id CROSS JOIN counts
+    ORDER BY t.rnk
+    $q$, source)
+    USING p_start, p_end, ids, p_min_window, p_min_baseline, p_alternative, p_limit;
+END
+$fn$;
 COMMENT ON FUNCTION tsmon.changes(timestamptz, timestamptz, text, jsonb, integer, integer, integer, text) IS
     'What changed between p_start and p_end: series (all, or of p_metric / containing p_labels) ranked by '
     'the volume score of their 1m values against the baseline four times as long just before p_start '
