@@ -205,8 +205,9 @@ COMMENT ON VIEW tsmon.anomaly_changes IS
     'What changed with each anomaly event: the latest "what changed" run linked to the event (the worker '
     'attaches one to every new event), its ranked series with metric and labels.';
 
--- Grants. Reader (Grafana, people): the views and the ranking. Worker: runs and results. The API's role
--- (tsmon_ingest) stores runs only through record_changes_run and reads the 1m windows (KS2 values).
+-- Grants. Reader (Grafana, people): the views and the ranking. Worker: runs and results. The API's login
+-- (tsmon_api) stores runs only through record_changes_run and reads the 1m windows (KS2 values);
+-- tsmon_ingest, which only writes samples, gets none of it.
 REVOKE ALL ON tsmon.analysis_runs, tsmon.analysis_change_results, tsmon.analysis_changes,
     tsmon.anomaly_changes FROM PUBLIC;
 REVOKE ALL ON FUNCTION tsmon.changes(timestamptz, timestamptz, text, jsonb, integer, integer, integer, text),
@@ -217,10 +218,10 @@ GRANT SELECT, INSERT ON tsmon.analysis_runs, tsmon.analysis_change_results TO ts
 GRANT EXECUTE ON FUNCTION
     tsmon.changes(timestamptz, timestamptz, text, jsonb, integer, integer, integer, text),
     tsmon.analysis_selected_series(text, jsonb), tsmon.analysis_event(bigint)
-    TO tsmon_reader, tsmon_worker, tsmon_ingest;
+    TO tsmon_reader, tsmon_worker, tsmon_api;
 GRANT EXECUTE ON FUNCTION
     tsmon.record_changes_run(jsonb, timestamptz, timestamptz, timestamptz, bigint, jsonb, jsonb)
-    TO tsmon_worker, tsmon_ingest;
-GRANT SELECT ON tsmon.samples_1m TO tsmon_ingest;
+    TO tsmon_worker, tsmon_api;
+GRANT SELECT ON tsmon.samples_1m TO tsmon_api;
 GRANT EXECUTE ON FUNCTION tsmon.window_watermark(text), tsmon.window_avg(float8, bigint),
-    tsmon.counter_increase_agg(timestamptz, float8) TO tsmon_ingest;
+    tsmon.counter_increase_agg(timestamptz, float8) TO tsmon_api;

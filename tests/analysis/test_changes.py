@@ -204,7 +204,11 @@ def test_roles_read_and_store_runs_with_least_privilege(conn: Conn) -> None:
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("SELECT tsmon.record_changes_run('{}', now(), now(), now(), NULL, '{}', '[]')")
     conn.execute("RESET ROLE")
-    conn.execute("SET ROLE tsmon_ingest")  # the API's role: runs through the definer functions only
+    conn.execute("SET ROLE tsmon_ingest")  # writes samples, and nothing of this
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("SELECT count(*) FROM tsmon.changes(%s, %s)", (start, end))
+    conn.execute("RESET ROLE")
+    conn.execute("SET ROLE tsmon_api")  # the API's login: runs through the definer functions only
     run = run_changes(conn, ChangesRequest(start, end, method="ks2"), now, 90.0)
     assert run.run_id is not None and len(run.results) == 10
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
