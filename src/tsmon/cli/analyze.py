@@ -10,4 +10,5 @@ def analyze() -> None:
     """Analyse stored metrics: each command prints a table, or with --json one JSON object last."""
 
 
-from tsmon.cli import analyze_commands  # noqa: E402, F401 (registers the analyses' commands)
+# Registers the analyses' commands and `tsmon analyze changes`.
+from tsmon.cli import analyze_changes, analyze_commands  # noqa: E402, F401
