@@ -141,3 +141,18 @@ def test_bad_input_names_the_argument(conn: Conn) -> None:
             "SELECT * FROM tsmon.compare_ranges('latency', '{}', %s, %s, %s, %s)",
             (A.start, A.start, B.start, B.stop),
         )
+
+
+def test_extreme_values_give_nulls_not_errors(conn: Conn) -> None:
+    """Squares of values beyond 1e150 are +Infinity in the windows: no variance, so no test (null)."""
+    t = epoch(BASE) + 60.0 * np.arange(300)
+    write(conn, "huge", {"h": "x"}, t, np.full(300, 1e200) * (1 + 0.01 * np.sin(np.arange(300))))
+    write(conn, "huge", {"h": "y"}, t, 1.0 + np.sin(np.arange(300)))
+    refresh(conn)
+    a = TimeRange(BASE, BASE + timedelta(minutes=150))
+    b = TimeRange(BASE + timedelta(minutes=150), BASE + timedelta(minutes=300))
+    out = compare(conn, CompareRequest("huge", {}, a, b), KEEP)
+    rows = {r["labels"]["h"]: r for r in out["results"]}
+    assert rows["x"]["stddev_a"] is None and rows["x"]["welch_t"] is None and not rows["x"]["flagged"]
+    assert rows["y"]["welch_t"] is not None
+    assert out["results"][-1]["labels"]["h"] == "x"  # untestable rows last

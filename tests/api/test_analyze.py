@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from tests.analysis.test_compare import A, B, seed_three
-from tests.api.test_app import serve
+from tests.api.test_app import api_without_db, serve  # noqa: F401 (fixture)
 from tsmon.settings import Settings
 
 
@@ -81,3 +81,8 @@ def test_each_analysis_over_http(api: str, name: str, extra: dict[str, object], 
     assert r.json()["analysis"] == name and key in r.json()
     bad = httpx.post(f"{api}/api/v1/analyze/{name}", json={**body, "metric": ""}, timeout=30)
     assert bad.status_code == 400 and bad.json()["error"].startswith("metric: ")
+
+
+def test_database_down_is_503(api_without_db: str) -> None:  # noqa: F811 (the fixture)
+    r = httpx.post(f"{api_without_db}/api/v1/analyze/compare", json=BODY, timeout=30)
+    assert r.status_code == 503 and "Retry-After" in r.headers

@@ -210,7 +210,8 @@ def select_series(
     if not metric:
         raise AnalysisInputError(argument, "a metric name is required")
     rows = conn.execute(
-        "SELECT series_id, labels FROM tsmon.metric_series WHERE metric = %s AND labels @> %s::jsonb "
+        # labels as text, parsed by orjson: psycopg's json.loads took 0.1 s of 1,000 series
+        "SELECT series_id, labels::text FROM tsmon.metric_series WHERE metric = %s AND labels @> %s::jsonb "
         "ORDER BY series_id",
         (metric, orjson.dumps(labels).decode()),
     ).fetchall()
@@ -223,7 +224,7 @@ def select_series(
         raise AnalysisInputError(
             labels_argument, f"no series of {metric!r} has labels {orjson.dumps(labels).decode()}"
         )
-    return [Series(int(r[0]), dict(r[1])) for r in rows]
+    return [Series(int(r[0]), orjson.loads(r[1])) for r in rows]
 
 
 def json_number(x: object) -> float | None:

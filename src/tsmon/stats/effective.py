@@ -113,7 +113,7 @@ def _segments(values: FloatArray, starts: Index) -> tuple[FloatArray, FloatArray
     ends = np.append(starts[1:], values.size)
     sizes = (ends - starts).astype(np.float64)
     seg = np.repeat(np.arange(k), ends - starts)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         means = np.bincount(seg, weights=values, minlength=k) / sizes
         d = values - means[seg]
         den = np.bincount(seg, weights=d * d, minlength=k).astype(np.float64)
