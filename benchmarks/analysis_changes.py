@@ -21,6 +21,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tsmon.analysis.changes import ChangesRequest, min_points, rank
 from tsmon.db.connect import database_url
+from tsmon.schema import migrate
 from tsmon.settings import Settings
 from tsmon.stats.changes import co_anomaly_boost, skip_reasons, volume
 from tsmon.stats.minutes import change_inputs, minute_windows
@@ -171,6 +172,7 @@ def main() -> None:
             print(f"{samples:,} samples of {args.series:,} series in {time.perf_counter() - t:.1f} s")
             print(f"windows materialised in {materialise(conn, end):.1f} s")
     with psycopg.connect(url, autocommit=True) as conn:
+        migrate(conn, Settings(windows_engine=args.engine))  # a kept database gets this tree's SQL
         row = conn.execute("SELECT max(time) FROM tsmon.samples").fetchone()
         assert row is not None and isinstance(row[0], datetime)
         end = row[0].replace(second=0, microsecond=0) + timedelta(minutes=1)
