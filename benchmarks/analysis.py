@@ -1,4 +1,8 @@
-"""Analysis benchmark: `compare` of 1,000 series, 7 d vs the 7 d before, from windows and from raw samples."""
+"""Analysis benchmark: `compare` of 1,000 series, 7 d vs the 7 d before, and `changes` over 10,000 series
+(1 h window, 4 h baseline; benchmarks/analysis_changes.py), each from windows and from raw samples.
+
+Ends with one JSON line holding both: compare_1k_s, compare_1k_raw_s, changes_10k_s, changes_10k_raw_s, ...
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from analysis_changes import run_changes  # benchmarks/ is on sys.path
 from tsmon.analysis.runner import run
 from tsmon.db.connect import database_url
 from tsmon.ingest.writer import encode_copy_binary
@@ -176,7 +181,8 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=14, help="history: the two compared ranges are half each")
     ap.add_argument("--interval", type=int, default=60, help="seconds between samples of a series")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each side (median reported)")
-    ap.add_argument("--reuse", action="store_true", help="keep and reuse the seeded database between runs")
+    ap.add_argument("--reuse", action="store_true", help="keep and reuse the seeded databases between runs")
+    ap.add_argument("--skip-changes", action="store_true", help="only `compare`")
     args = ap.parse_args()
     url, end = prepare(args.series, args.days, args.interval, args.reuse)
     result = measure_compare(url, end, days=args.days, repeat=args.repeat)
@@ -185,6 +191,9 @@ def main() -> None:
         f"({result['compare_resolution']} windows): {result['compare_1k_s']} s from windows, "
         f"{result['compare_1k_raw_s']} s from raw samples; {result['compare_flagged']} flagged"
     )
+    if not args.skip_changes:
+        changes = run_changes(runs=args.repeat, reuse=args.reuse)
+        result |= {k: v for k, v in changes.items() if k != "series"} | {"changes_series": changes["series"]}
     print(json.dumps(result))
 
 

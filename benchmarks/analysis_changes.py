@@ -155,31 +155,29 @@ def _existing(name: str) -> str | None:
     return make_conninfo(**{**conninfo_to_dict(base), "dbname": name})  # type: ignore[arg-type]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--series", type=int, default=10_000)
-    ap.add_argument("--engine", choices=["auto", "tsmon", "continuous_aggregates"], default="auto")
-    ap.add_argument("--runs", type=int, default=3, help="timed runs of each side (median)")
-    ap.add_argument("--reuse", action="store_true", help=f"keep {NAME} and its data for the next run")
-    args = ap.parse_args()
-    url = _existing(NAME) if args.reuse else None
+def run_changes(
+    series: int = 10_000, engine: str = "auto", runs: int = 3, reuse: bool = False
+) -> dict[str, Any]:
+    """Seed (or, with ``reuse``, keep) the benchmark database, measure, print the figures; the result."""
+    url = _existing(NAME) if reuse else None
     if url is None:
         end = datetime.now(UTC).replace(second=0, microsecond=0)
-        url = scratch_database(NAME, args.engine)
+        url = scratch_database(NAME, engine)
         with psycopg.connect(url, autocommit=True) as conn:
             t = time.perf_counter()
-            samples = seed(conn, args.series, end)
-            print(f"{samples:,} samples of {args.series:,} series in {time.perf_counter() - t:.1f} s")
+            samples = seed(conn, series, end)
+            print(f"{samples:,} samples of {series:,} series in {time.perf_counter() - t:.1f} s")
             print(f"windows materialised in {materialise(conn, end):.1f} s")
     with psycopg.connect(url, autocommit=True) as conn:
-        migrate(conn, Settings(windows_engine=args.engine))  # a kept database gets this tree's SQL
+        # A kept database gets this tree's SQL.
+        migrate(conn, Settings(windows_engine=engine))  # type: ignore[arg-type]
         row = conn.execute("SELECT max(time) FROM tsmon.samples").fetchone()
         assert row is not None and isinstance(row[0], datetime)
         end = row[0].replace(second=0, microsecond=0) + timedelta(minutes=1)
     try:
-        result = measure_changes(url, end, args.runs)
+        result = measure_changes(url, end, runs)
     finally:
-        if not args.reuse:
+        if not reuse:
             drop_database(NAME)
     flag = "" if result["changes_10k_s"] < TARGET_S else "  OVER TARGET"
     print(
@@ -187,7 +185,17 @@ def main() -> None:
         f"windows (SQL){flag}, {result['changes_10k_raw_s']:.2f} s from raw samples (numpy); "
         f"same top 10: {result['same_top10']}"
     )
-    print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}))
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--series", type=int, default=10_000)
+    ap.add_argument("--engine", choices=["auto", "tsmon", "continuous_aggregates"], default="auto")
+    ap.add_argument("--runs", type=int, default=3, help="timed runs of each side (median)")
+    ap.add_argument("--reuse", action="store_true", help=f"keep {NAME} and its data for the next run")
+    args = ap.parse_args()
+    print(json.dumps(run_changes(args.series, args.engine, args.runs, args.reuse)))
 
 
 if __name__ == "__main__":
