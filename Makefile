@@ -48,6 +48,7 @@ bench: setup
 	$(BIN)/python benchmarks/windows.py
 	$(BIN)/python benchmarks/detection.py
 	$(BIN)/python benchmarks/dashboards.py
+	$(BIN)/python benchmarks/analysis.py
 
 clean:
 	-$(BIN)/tsmon down

@@ -20,6 +20,15 @@ $$;
 -- The API's login: ingest rights (write samples, create series within the limits) and the reader's
 -- (the analysis and score endpoints read); nothing else, and no SET ROLE to anything more.
 GRANT tsmon_ingest, tsmon_reader TO tsmon_api;
+-- Without a password for tsmon_api the API connects as the owner and drops to tsmon_api with SET
+-- ROLE (TSMON_INGEST_ROLE), which a non-superuser owner may do only as a member.
+DO $$
+BEGIN
+    IF NOT pg_has_role(current_user, 'tsmon_api', 'MEMBER') THEN
+        EXECUTE format('GRANT tsmon_api TO %I', current_user);
+    END IF;
+END
+$$;
 
 ALTER ROLE tsmon_reader SET statement_timeout = '30s';
 ALTER ROLE tsmon_reader SET idle_in_transaction_session_timeout = '60s';

@@ -35,7 +35,9 @@ class Settings(BaseSettings):
         default=2.0, gt=0, description="Wait for a free connection this long, then answer 503 + Retry-After."
     )
     ingest_role: str = Field(
-        default="tsmon_ingest", description="Role the API's connections SET ROLE to (empty: do not switch)."
+        default="tsmon_api",
+        description="Role the API's connections SET ROLE to when it cannot log in as tsmon_api (no "
+        "TSMON_API_DB_PASSWORD); empty: do not switch.",
     )
     api_host: str = Field(default="127.0.0.1", description="Address `tsmon serve` binds.")
     api_insecure_no_token: bool = Field(

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from prometheus_client import CollectorRegistry
 
+from tsmon.analysis.changes_events import attach_changes
 from tsmon.api.app import create_app
 from tsmon.ingest.batch import SampleBatch, canonical_labels, datetime_to_us
 from tsmon.ingest.writer import SampleWriter, SeriesCache
@@ -37,6 +38,7 @@ class Seeded:
     now: datetime
     series: dict[str, int] = field(default_factory=dict)  # demo_load host -> series id
     configs: dict[str, int] = field(default_factory=dict)
+    event: int = 0  # web1's open critical event (it has a what-changed run)
 
 
 def _counter(name: str) -> bool:
@@ -173,6 +175,21 @@ def seed(conn: Conn) -> Seeded:
                 feedback,
             ),
         )
+    # The day before, demo_load was lower on web1 (the compare dashboard's B range).
+    conn.execute(
+        "INSERT INTO tsmon.samples (time, series_id, value) "
+        "SELECT t, s.id, CASE s.labels ->> 'host' WHEN 'web1' THEN 30 ELSE 50 END "
+        "FROM tsmon.series s, generate_series(%s::timestamptz - interval '1 day' - %s::interval, "
+        "  %s::timestamptz - interval '1 day', %s::interval) t WHERE s.metric = 'demo_load'",
+        (now, HISTORY, now, STEP),
+    )
     refresh_windows(conn, RetentionSettings(), now=now)
+    attach_changes(conn, now, None, 10)  # what the worker does: every event gets its what-changed run
+    row = conn.execute(
+        "SELECT id FROM tsmon.anomalies WHERE series_id = %s AND severity = 'critical' AND status = 'open'",
+        (s.series["web1"],),
+    ).fetchone()
+    assert row is not None
+    s.event = int(str(row[0]))
     conn.execute("ANALYZE")
     return s

@@ -55,6 +55,8 @@ def variables(s: Seeded) -> dict[str, Any]:
         "label_value": ["web1", "o'brien"],
         "series": [str(s.series["web1"])],
         "instance": ["web1", "o'neil"],
+        "event": str(s.event),
+        "shift": "1 day",
     }
 
 
@@ -282,3 +284,26 @@ def test_panels_never_read_raw_samples_for_long_ranges(
     q = GrafanaQuery("test", "resolution", "", "panel", "table", "table", sql)
     _, rows = run(reader, q, context(s, span))
     assert rows == [(resolution,)]
+
+
+def test_what_changed_with_the_event_and_the_compare_table(
+    reader: Conn, seeded_db: tuple[str, str, Seeded]
+) -> None:
+    s = seeded_db[2]
+    ctx = context(s, timedelta(hours=24))
+    columns, rows = run(reader, panel_query("tsmon-anomalies", "What changed with this event"), ctx)
+    assert [r[0] for r in rows] == list(range(1, len(rows) + 1)) and len(rows) == 10
+    flagged = [(r[1], r[columns.index("co_anomaly")]) for r in rows if r[columns.index("co_anomaly")]]
+    assert all(metric == "demo_load" for metric, _ in flagged)  # only demo_load series have events
+    assert [c for _, c in flagged].count("candidate cause") <= 1
+    choices = next(q for q in dashboard_queries(DASHBOARDS["tsmon-anomalies"]) if q.key == "var:event")
+    _, events = run(reader, choices, ctx)
+    assert s.event in [e[1] for e in events]
+    columns, rows = run(
+        reader,
+        panel_query("tsmon-compare", "Per series: range A against B (the same range shifted back)"),
+        context(s, timedelta(hours=6)),
+    )
+    web1 = next(r for r in rows if r[columns.index("series_id")] == s.series["web1"])
+    assert web1[columns.index("mean_b")] == pytest.approx(30)
+    assert web1[columns.index("delta")] == pytest.approx(web1[columns.index("mean_a")] - 30)

@@ -31,6 +31,7 @@ def test_job_outcomes_are_counted_and_stored(ctx: WorkerContext, db_url: str) ->
         "record_own_metrics",
         "maintain_windows",
         "run_detection",
+        "attach_changes",
     }
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1 and job.misfire_grace_time > 0

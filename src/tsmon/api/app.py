@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from psycopg_pool import ConnectionPool
 
 from tsmon import __version__
-from tsmon.api import analyze, health, metrics, score, write
+from tsmon.api import analyze, analyze_changes, health, metrics, score, write
 from tsmon.api.body import InFlight
 from tsmon.api.errors import install_error_handlers
 from tsmon.db import Conn
@@ -110,4 +110,5 @@ def create_app(settings: Settings, database_url: str, registry: CollectorRegistr
     app.include_router(write.router)
     app.include_router(score.router)
     app.include_router(analyze.router)
+    app.include_router(analyze_changes.router)
     return app

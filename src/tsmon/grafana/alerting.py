@@ -16,6 +16,7 @@ GROUP_INTERVAL = "1m"
 RUNBOOK = "https://github.com/tsmon/tsmon/blob/main/README.md#alerts"
 STALE_INGEST_MINUTES = 5
 WORKER_LAG_EXCESS_SECONDS = 600
+WHAT_CHANGED_WAIT_SECONDS = 300
 RECEIVER = "tsmon"
 WATCHDOG_RECEIVER = "tsmon-watchdog"
 TEMPLATE = "tsmon"
@@ -107,10 +108,19 @@ def anomaly_rule(severity: str) -> Rule:
     """Open anomaly events of one severity that have lasted their config's min_duration."""
     # The config's alert_labels come as one text label (Grafana's label names are fixed by the columns):
     # route on them with a regex matcher, e.g. alert_labels =~ .*team="web".*
+    # what_changed: the top 3 of the worker's what-changed run for the event. An event waits for its run
+    # (about a minute after onset), so the label is there from the first notification and the instance
+    # never changes labels; one whose run is late still fires WHAT_CHANGED_WAIT later, without it.
     sql = f"""SELECT metric, series, host, config, severity, series_id::text AS series_id,
-       alert_labels_text AS alert_labels, max(peak_score) AS peak_score
-FROM tsmon.open_anomaly_alerts
+       alert_labels_text AS alert_labels,
+       coalesce((SELECT string_agg(c.metric || tsmon.format_labels(c.labels), ', ' ORDER BY c.rank)
+                 FROM tsmon.anomaly_changes c WHERE c.anomaly_id = max(a.anomaly_id) AND c.rank <= 3), '')
+           AS what_changed,
+       max(peak_score) AS peak_score
+FROM tsmon.open_anomaly_alerts a
 WHERE severity = '{severity}'
+  AND (EXISTS (SELECT 1 FROM tsmon.anomaly_changes c WHERE c.anomaly_id = a.anomaly_id)
+       OR duration_seconds >= min_duration_seconds + {WHAT_CHANGED_WAIT_SECONDS})
 GROUP BY metric, series, host, config, severity, series_id, alert_labels_text
 ORDER BY metric, series, config"""
     link = f"/d/{explorer.UID}?var-metric={{{{ $labels.metric }}}}&var-series={{{{ $labels.series_id }}}}"
@@ -124,7 +134,7 @@ ORDER BY metric, series, config"""
         summary="{{ $labels.severity }} anomaly on {{ $labels.metric }}{{ $labels.series }}",
         description="Detection config {{ $labels.config }} has an open {{ $labels.severity }} anomaly "
         "event on {{ $labels.metric }}{{ $labels.series }} (host {{ $labels.host }}), peak score "
-        "{{ $values.A.Value }}. Explorer: " + link,
+        "{{ $values.A.Value }}. What changed most with it: {{ $labels.what_changed }}. Explorer: " + link,
         dashboard_uid=explorer.UID,
     )
 

@@ -68,3 +68,87 @@ def fetch_windows(
     return SeriesWindows(
         rows["series_id"].astype(np.int64), rows["epoch"].astype(np.float64), rows["value"].astype(np.float64)
     )
+
+
+# tsmon.window_sums' records: the bucket as timestamptz_send gives it (µs since 2000-01-01).
+_PG_EPOCH_S = 946_684_800.0
+_MOMENTS = np.dtype(
+    [
+        ("series_id", ">i8"),
+        ("bucket_us", ">i8"),
+        ("count", ">i8"),
+        ("sum", ">f8"),
+        ("sum_sq", ">f8"),
+        ("min", ">f8"),
+        ("max", ">f8"),
+    ]
+)
+_SUMS = np.dtype(
+    [("series_id", ">i8"), ("bucket_us", ">i8"), ("count", ">i8"), ("sum", ">f8"), ("sum_sq", ">f8")]
+)
+_FIELDS = ("series_id", "epoch", "count", "sum", "sum_sq", "min", "max")
+
+
+@dataclass(frozen=True)
+class SeriesSums:
+    """Sufficient statistics of each window (count, sum, sum of squares, min, max) of many series,
+    sorted by series then time: everything a mean, variance or t-test over windows needs."""
+
+    series_id: npt.NDArray[np.int64]
+    epoch: npt.NDArray[np.float64]
+    count: npt.NDArray[np.float64]
+    sum: npt.NDArray[np.float64]
+    sum_sq: npt.NDArray[np.float64]
+    min: npt.NDArray[np.float64]
+    max: npt.NDArray[np.float64]
+
+    def segments(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(series ids, index of each series' first window), in order."""
+        if not self.series_id.size:
+            return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(self.series_id)) + 1)).astype(np.int64)
+        return self.series_id[starts], starts
+
+    def select(self, mask: npt.NDArray[np.bool_]) -> SeriesSums:
+        """The windows where ``mask`` holds (order kept)."""
+        return SeriesSums(*(getattr(self, f)[mask] for f in _FIELDS))
+
+
+def fetch_sums(
+    conn: Conn,
+    resolution: str,
+    series: list[int],
+    ranges: list[tuple[datetime, datetime]],
+    *,
+    extremes: bool = True,
+) -> SeriesSums:
+    """Count, sum, sum of squares, min and max of each window of ``tsmon.samples_<resolution>``
+    whose bucket starts in one of ``ranges`` ([start, stop) each), for ``series``.
+
+    Windows hold no NaN; their sums are as sql/50_windows.sql describes (squares of values beyond
+    1e150 are +Infinity). One packed bytea, as :func:`fetch_windows`; without ``extremes`` min and
+    max are not read (NaN): a third less to pack where only the sums are needed.
+    """
+    if not ranges:
+        raise ValueError("fetch_sums needs at least one range")
+    # tsmon.window_sums (sql/80_analysis.sql) packs them: a definer function, so the analyses can
+    # run as tsmon_reader, which may not read the windows' tables.
+    with conn.cursor(binary=True) as cur:
+        row = cur.execute(
+            "SELECT tsmon.window_sums(%s, %s::bigint[], %s::timestamptz[], %s::timestamptz[], %s)",
+            (resolution, series, [a for a, _ in ranges], [b for _, b in ranges], extremes),
+        ).fetchone()
+    packed = row[0] if row is not None and isinstance(row[0], bytes | memoryview) else b""
+    rows = np.frombuffer(packed, dtype=_MOMENTS if extremes else _SUMS)
+    order = np.lexsort((rows["bucket_us"], rows["series_id"]))
+    rows = rows[order]
+    nan = np.full(rows.size, np.nan)
+    return SeriesSums(
+        series_id=rows["series_id"].astype(np.int64),
+        epoch=rows["bucket_us"].astype(np.int64) / 1e6 + _PG_EPOCH_S,
+        count=rows["count"].astype(np.float64),
+        sum=rows["sum"].astype(np.float64),
+        sum_sq=rows["sum_sq"].astype(np.float64),
+        min=rows["min"].astype(np.float64) if extremes else nan,
+        max=rows["max"].astype(np.float64) if extremes else nan,
+    )

@@ -2,6 +2,7 @@
 
 from tsmon.worker.context import WorkerContext, WorkerMetrics, own_samples
 from tsmon.worker.jobs import (
+    attach_changes,
     collect_host_metrics,
     feed_demo,
     heartbeat,
@@ -15,6 +16,7 @@ from tsmon.worker.scheduler import build_scheduler, run_worker
 __all__ = [
     "WorkerContext",
     "WorkerMetrics",
+    "attach_changes",
     "build_scheduler",
     "collect_host_metrics",
     "feed_demo",

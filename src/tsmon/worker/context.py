@@ -65,6 +65,14 @@ class WorkerMetrics:
             "Refreshes of the continuous aggregates by the worker because their policies fell behind.",
             registry=r,
         )
+        self.changes_attached = Counter(
+            "tsmon_analysis_changes_attached", "Anomaly events given a what-changed run.", registry=r
+        )
+        self.changes_failures = Counter(
+            "tsmon_analysis_changes_failures",
+            "Anomaly events whose what-changed run failed (stored with the error, not retried).",
+            registry=r,
+        )
         job = ["job_id", "proc", "relation"]
         self.job_failing = Gauge(
             "tsmon_timescaledb_job_failing", "1 when a policy job's last run failed.", job, registry=r

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from tsmon import heartbeats
+from tsmon.analysis import changes_events
 from tsmon.db import TRANSIENT_ERRORS
 from tsmon.scoring import failures
 from tsmon.scoring.configs import load_configs
@@ -32,6 +33,8 @@ DETECTION_LEASE = timedelta(seconds=15)
 DETECTION_BUDGET_S = 60  # a run stops leasing after this; the next run (coalesced) goes on
 WINDOWS_INTERVAL_S = 60
 HEARTBEAT_INTERVAL_S = 15
+CHANGES_INTERVAL_S = 15
+CHANGES_PER_PASS = 5  # a burst of events is worked off over a few passes, each one short
 
 
 def heartbeat(ctx: WorkerContext) -> None:
@@ -144,6 +147,16 @@ def run_detection(ctx: WorkerContext) -> None:
         forget_consumed_rescores(conn)
         for name, lag in detection_lags(conn).items():
             ctx.metrics.detection_lag.labels(name).set(lag)
+
+
+def attach_changes(ctx: WorkerContext) -> None:
+    """What changed with every new anomaly event: its top 10 stored linked to it (tsmon.anomaly_changes)."""
+    with ctx.metrics.duration.labels("attach_changes").time(), ctx.pool.connection() as conn:
+        report = changes_events.attach_changes(
+            conn, datetime.now(UTC), ctx.settings.retention_1m_days, CHANGES_PER_PASS
+        )
+    ctx.metrics.changes_attached.inc(len(report.attached) + len(report.unranked))
+    ctx.metrics.changes_failures.inc(len(report.failed))
 
 
 def feed_demo(ctx: WorkerContext) -> None:

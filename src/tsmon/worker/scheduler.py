@@ -18,11 +18,13 @@ from tsmon.scrape.own import jobs_from_settings
 from tsmon.settings import Settings
 from tsmon.worker.context import WorkerContext, WorkerMetrics
 from tsmon.worker.jobs import (
+    CHANGES_INTERVAL_S,
     DETECTION_INTERVAL_S,
     HEARTBEAT_INTERVAL_S,
     HOST_METRICS_INTERVAL_S,
     OWN_METRICS_INTERVAL_S,
     WINDOWS_INTERVAL_S,
+    attach_changes,
     collect_host_metrics,
     feed_demo,
     heartbeat,
@@ -60,6 +62,7 @@ def build_scheduler(
     every(OWN_METRICS_INTERVAL_S, record_own_metrics, "record_own_metrics")
     every(WINDOWS_INTERVAL_S, maintain_windows, "maintain_windows")
     every(DETECTION_INTERVAL_S, run_detection, "run_detection")
+    every(CHANGES_INTERVAL_S, attach_changes, "attach_changes")
     if ctx.settings.demo:
         every(HOST_METRICS_INTERVAL_S, feed_demo, "feed_demo")
     if scrape_jobs is None:

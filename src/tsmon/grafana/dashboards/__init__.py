@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from tsmon.grafana.dashboard import Dashboard
-from tsmon.grafana.dashboards import anomalies, explorer, host, overview, tsmon_self
+from tsmon.grafana.dashboards import anomalies, compare, explorer, host, overview, tsmon_self
 
 
 def all_dashboards() -> list[Dashboard]:
-    return [overview.build(), explorer.build(), anomalies.build(), host.build(), tsmon_self.build()]
+    return [
+        overview.build(),
+        explorer.build(),
+        anomalies.build(),
+        compare.build(),
+        host.build(),
+        tsmon_self.build(),
+    ]
 
 
-__all__ = ["all_dashboards", "anomalies", "explorer", "host", "overview", "tsmon_self"]
+__all__ = ["all_dashboards", "anomalies", "compare", "explorer", "host", "overview", "tsmon_self"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tsmon.grafana.dashboard import Dashboard
 from tsmon.grafana.dashboards import explorer
 from tsmon.grafana.panels import (
+    Panel,
     Query,
     field_override,
     heatmap,
@@ -14,6 +15,7 @@ from tsmon.grafana.panels import (
     timeseries,
     value_mappings,
 )
+from tsmon.grafana.templating import query_variable
 
 UID = "tsmon-anomalies"
 TOP_SERIES = 20  # rows in the timeline and heatmap: the series with the most anomalous time
@@ -65,6 +67,24 @@ RATE = _GRID.format(
     value="least(1, coalesce(sum(extract(epoch FROM least(ev.hi, b.time + b.step) - greatest(ev.lo, b.time)))"
     " / extract(epoch FROM b.step), 0))::float8"
 )
+# The event variable: open events and those of the range, newest first, that have a what-changed run.
+EVENT_CHOICES = """SELECT format('#%s %s %s%s', a.anomaly_id, a.severity, a.metric,
+              tsmon.format_labels(a.labels)) AS __text,
+       a.anomaly_id AS __value
+FROM tsmon.metric_anomalies a
+WHERE (a.status = 'open' OR a.started_at >= $__timeFrom())
+  AND EXISTS (SELECT 1 FROM tsmon.anomaly_changes c WHERE c.anomaly_id = a.anomaly_id)
+ORDER BY a.started_at DESC
+LIMIT 100"""
+# What changed with the chosen event: the worker's ranking (window vs the 4x longer baseline before it).
+WHAT_CHANGED = """SELECT c.rank, c.metric, tsmon.format_labels(c.labels) AS series, c.score, c.kind,
+       c.baseline_mean, c.window_mean,
+       CASE WHEN c.co_anomaly_order = 1 THEN 'candidate cause' WHEN c.co_anomaly_order > 1 THEN 'co-anomaly'
+            ELSE '' END AS co_anomaly,
+       c.series_id
+FROM tsmon.anomaly_changes c
+WHERE c.anomaly_id = ${event:csv}
+ORDER BY c.rank"""
 PRECISION = """SELECT day AS "time", config AS metric, precision AS value
 FROM tsmon.detection_precision
 WHERE day >= date_trunc('day', $__timeFrom()::timestamptz) AND day <= $__timeTo() AND precision IS NOT NULL
@@ -77,6 +97,22 @@ def explorer_link() -> dict[str, object]:
         "&var-label=(any)&var-label_value=(any)&${__url_time_range}"
     )
     return field_override("series", links=[{"title": "Open in the series explorer", "url": url}])
+
+
+def what_changed() -> Panel:
+    return table(
+        "What changed with this event",
+        Query(WHAT_CHANGED, "table"),
+        h=9,
+        overrides=[
+            explorer_link(),
+            field_override("score", decimals=3),
+            field_override("series_id", **{"custom.hidden": True}),
+        ],
+        description="Series ranked by how much their 1m values moved in the event's window (from 5 min "
+        "before its onset) against the 4x longer baseline just before: the volume score, x2 for a series "
+        "with its own event in the window, x3 for the earliest (the candidate cause). Pick the event above.",
+    )
 
 
 def build() -> Dashboard:
@@ -115,6 +151,7 @@ def build() -> Dashboard:
                 ),
             ],
             [events],
+            [what_changed()],
             [
                 state_timeline(
                     "Anomaly state per series",
@@ -139,4 +176,5 @@ def build() -> Dashboard:
             ],
         ],
         time_from="now-24h",
+        variables=[query_variable("event", "Event", EVENT_CHOICES, refresh_on_time=True)],
     )
