@@ -23,8 +23,7 @@ from tsmon.analysis.changes import ChangesRequest, min_points, rank
 from tsmon.db.connect import database_url
 from tsmon.schema import migrate
 from tsmon.settings import Settings
-from tsmon.stats.changes import co_anomaly_boost, skip_reasons, volume
-from tsmon.stats.minutes import change_inputs, minute_windows
+from tsmon.stats.minutes import minute_windows, volume_ranking
 from windows import drop_database, materialise, scratch_database  # benchmarks/ is on sys.path
 
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -79,29 +78,6 @@ def from_raw(conn: Conn, start: datetime, end: datetime) -> list[tuple[int, floa
             (first, end),
         ).fetchone()
     raw = np.frombuffer(row[0] if row and row[0] else b"", dtype=_RAW)
-    inputs = change_inputs(
-        minute_windows(
-            raw["series_id"].astype(np.int64),
-            raw["epoch"].astype(np.float64),
-            raw["value"].astype(np.float64),
-        ),
-        start.timestamp(),
-    )
-    min_w, min_b = min_points(start, end, end)
-    keep = (
-        skip_reasons(
-            inputs.window_points,
-            inputs.baseline_points,
-            inputs.low,
-            inputs.high,
-            min_window=min_w,
-            min_baseline=min_b,
-        )
-        == ""
-    )
-    stat = volume(
-        inputs.window_mean[keep], inputs.baseline_mean[keep], inputs.baseline_stddev[keep]
-    ).statistic
     onsets = dict(
         conn.execute(
             "SELECT series_id, extract(epoch FROM min(started_at))::float8 FROM tsmon.anomalies "
@@ -109,10 +85,19 @@ def from_raw(conn: Conn, start: datetime, end: datetime) -> list[tuple[int, floa
             (end, start),
         ).fetchall()
     )
-    ids = inputs.series_id[keep]
-    score, _ = co_anomaly_boost(stat, np.array([onsets.get(int(i), np.nan) for i in ids], dtype=np.float64))
-    top = sorted(range(ids.size), key=lambda k: (-score[k], ids[k]))[:10]
-    return [(int(ids[k]), float(score[k])) for k in top]
+    min_w, min_b = min_points(start, end, end)
+    ranked = volume_ranking(
+        minute_windows(
+            raw["series_id"].astype(np.int64),
+            raw["epoch"].astype(np.float64),
+            raw["value"].astype(np.float64),
+        ),
+        start.timestamp(),
+        onsets,
+        min_window=min_w,
+        min_baseline=min_b,
+    )
+    return [(int(i), float(v)) for i, v in zip(ranked.series_id[:10], ranked.score[:10], strict=True)]
 
 
 def timed(

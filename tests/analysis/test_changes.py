@@ -10,8 +10,7 @@ import pytest
 
 from tests.analysis.seed_changes import add_series, copy_samples, refresh
 from tsmon.analysis.changes import ChangesInputError, ChangesRequest, rank, run_changes
-from tsmon.stats.changes import co_anomaly_boost, skip_reasons, volume
-from tsmon.stats.minutes import change_inputs, minute_windows
+from tsmon.stats.minutes import minute_windows, volume_ranking
 
 Conn = psycopg.Connection[tuple[object, ...]]
 
@@ -84,23 +83,6 @@ def _python_ranking(
         (first, end),
     ).fetchall()
     arr = np.array(raw, dtype=np.float64)
-    inputs = change_inputs(
-        minute_windows(arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2]), start.timestamp()
-    )
-    keep = (
-        skip_reasons(
-            inputs.window_points,
-            inputs.baseline_points,
-            inputs.low,
-            inputs.high,
-            min_window=min_w,
-            min_baseline=min_b,
-        )
-        == ""
-    )
-    stat = volume(
-        inputs.window_mean[keep], inputs.baseline_mean[keep], inputs.baseline_stddev[keep]
-    ).statistic
     onsets = dict(
         conn.execute(
             "SELECT series_id, extract(epoch FROM min(started_at))::float8 FROM tsmon.anomalies "
@@ -108,11 +90,17 @@ def _python_ranking(
             (end, start),
         ).fetchall()
     )
-    ids = inputs.series_id[keep]
-    score, _ = co_anomaly_boost(stat, np.array([onsets.get(int(i), np.nan) for i in ids], dtype=np.float64))
-    kinds = np.where(inputs.counter[keep], "counter", "gauge")
-    order = sorted(range(ids.size), key=lambda k: (-score[k], ids[k]))
-    return [(int(ids[k]), str(kinds[k]), float(score[k])) for k in order]
+    ranked = volume_ranking(
+        minute_windows(arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2]),
+        start.timestamp(),
+        onsets,
+        min_window=min_w,
+        min_baseline=min_b,
+    )
+    return [
+        (int(i), str(k), float(v))
+        for i, k, v in zip(ranked.series_id, ranked.kind, ranked.score, strict=True)
+    ]
 
 
 def test_sql_ranking_equals_numpy_on_raw_samples(conn: Conn) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from tsmon.stats.changes import counter_like
+from tsmon.stats.changes import co_anomaly_boost, counter_like, skip_reasons, volume
 
 Float = npt.NDArray[np.float64]
 Int = npt.NDArray[np.int64]
@@ -105,3 +105,48 @@ def change_inputs(w: MinuteWindows, window_start: float) -> ChangeInputs:
     return ChangeInputs(
         ids.astype(np.int64), counter, nw.astype(np.int64), nb.astype(np.int64), wm, bm, sd, low, high
     )
+
+
+@dataclass(frozen=True)
+class VolumeRanking:
+    """Ranked series (best first): id, kind ("gauge" or "counter") and boosted volume score."""
+
+    series_id: Int
+    kind: npt.NDArray[np.str_]
+    score: Float
+
+
+def volume_ranking(
+    w: MinuteWindows,
+    window_start: float,
+    onsets: dict[int, float],
+    *,
+    min_window: int,
+    min_baseline: int,
+) -> VolumeRanking:
+    """The volume ranking of ``tsmon.changes`` computed from per-minute windows of raw samples.
+
+    Constant and sparse series are left out (``skip_reasons``); ``onsets`` maps a series to the
+    earliest onset (epoch seconds) of its anomaly events overlapping the window (``co_anomaly_boost``).
+    Ties keep the lower series id first, as the SQL does.
+    """
+    inputs = change_inputs(w, window_start)
+    keep = (
+        skip_reasons(
+            inputs.window_points,
+            inputs.baseline_points,
+            inputs.low,
+            inputs.high,
+            min_window=min_window,
+            min_baseline=min_baseline,
+        )
+        == ""
+    )
+    stat = volume(
+        inputs.window_mean[keep], inputs.baseline_mean[keep], inputs.baseline_stddev[keep]
+    ).statistic
+    ids = inputs.series_id[keep]
+    score, _ = co_anomaly_boost(stat, np.array([onsets.get(int(i), np.nan) for i in ids], dtype=np.float64))
+    order = np.lexsort((ids, -score))
+    kinds = np.where(inputs.counter[keep], "counter", "gauge")
+    return VolumeRanking(ids[order], kinds[order], score[order])
