@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +10,7 @@ import numpy as np
 from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
+from tsmon.evaluation._pool import map_corpus
 from tsmon.evaluation.series_corpus import RegularSeries
 from tsmon.forecast import MODELS, BaseForecaster, SeasonalNaive
 from tsmon.forecast.metrics import coverage, mase, mase_scale, smape
@@ -100,11 +99,6 @@ def evaluate_series(job: tuple[RegularSeries, EvalSpec]) -> SeriesResult:
     return result
 
 
-def _context() -> Any:
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-
-
 def run_corpus(
     series: Sequence[RegularSeries],
     spec: EvalSpec,
@@ -113,22 +107,10 @@ def run_corpus(
     progress: Callable[[SeriesResult], None] | None = None,
 ) -> list[SeriesResult]:
     """Every series (longest first, ``workers`` processes, default one per core), in ``series`` order."""
-    jobs = sorted(((s, spec) for s in series), key=lambda j: -j[0].values.size)
-    workers = min(workers or os.cpu_count() or 1, len(jobs))
-    done: dict[str, SeriesResult] = {}
-    if workers == 1:
-        results: Any = map(evaluate_series, jobs)
-        for r in results:
-            done[r.key] = r
-            if progress:
-                progress(r)
-    else:
-        with _context().Pool(workers) as pool:
-            for r in pool.imap_unordered(evaluate_series, jobs):
-                done[r.key] = r
-                if progress:
-                    progress(r)
-    return [done[s.key] for s in series]
+    jobs = [(s, spec) for s in series]
+    return map_corpus(
+        evaluate_series, jobs, size=lambda j: j[0].values.size, workers=workers, progress=progress
+    )
 
 
 def summary(results: Sequence[SeriesResult], spec: EvalSpec) -> dict[str, Any]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import math
-import multiprocessing
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from tsmon.evaluation._pool import map_corpus
 from tsmon.evaluation.metrics import auc_pr, vus_pr
 from tsmon.evaluation.nab_corpus import FloatArray, NabFile, path_under
 from tsmon.evaluation.nab_scorer import PROFILES, score_corpus
@@ -35,12 +34,6 @@ def _run_one(job: tuple[NabFile, DetectorSpec]) -> FileRun:
     return FileRun(file.key, result.surprise, result.fit_seconds, result.score_seconds, result.trainings)
 
 
-def _context() -> Any:
-    # fork: workers inherit the loaded corpus and modules (no re-import of __main__); spawn elsewhere.
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-
-
 def run_corpus(
     files: Sequence[NabFile],
     spec: DetectorSpec,
@@ -49,22 +42,8 @@ def run_corpus(
     progress: Callable[[FileRun], None] | None = None,
 ) -> list[FileRun]:
     """Replay every file (largest first, ``workers`` processes, default one per core), in ``files`` order."""
-    jobs = sorted(((f, spec) for f in files), key=lambda j: -j[0].values.size)
-    workers = workers or os.cpu_count() or 1
-    runs: dict[str, FileRun] = {}
-    if workers == 1:
-        results: Any = map(_run_one, jobs)
-        for run in results:
-            runs[run.key] = run
-            if progress:
-                progress(run)
-    else:
-        with _context().Pool(min(workers, len(jobs))) as pool:
-            for run in pool.imap_unordered(_run_one, jobs):
-                runs[run.key] = run
-                if progress:
-                    progress(run)
-    return [runs[f.key] for f in files]
+    jobs = [(f, spec) for f in files]
+    return map_corpus(_run_one, jobs, size=lambda j: j[0].values.size, workers=workers, progress=progress)
 
 
 def write_results(out: Path, files: Sequence[NabFile], runs: Sequence[FileRun]) -> None:
